@@ -1,0 +1,71 @@
+# The data residency operator. `make help` lists the targets.
+
+K8S_VERSION        ?= v1.36.3
+CONTROLLER_TOOLS   ?= v0.21.0
+GOLANGCI_LINT      ?= v2.15.0
+FUZZTIME           ?= 10s
+
+LOCALBIN           := $(CURDIR)/bin
+CONTROLLER_GEN     := $(LOCALBIN)/controller-gen
+GOLANGCI           := $(LOCALBIN)/golangci-lint
+ENVTEST_ASSETS     := $(LOCALBIN)/k8s/$(K8S_VERSION)
+export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
+
+.PHONY: all
+all: build
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and markers.
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role webhook paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
+		output:webhook:artifacts:config=config/webhook
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI) ## golangci-lint (installed from the module proxy into bin/).
+	$(GOLANGCI) run ./...
+
+.PHONY: build
+build: ## Build the manager and residencyctl into bin/.
+	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -o $(LOCALBIN)/residencyctl ./cmd/residencyctl
+
+.PHONY: run
+run: manifests generate ## Run the manager against the current kubeconfig (ENABLE_WEBHOOKS=false to skip the webhook).
+	go run ./cmd/manager $(ARGS)
+
+##@ Tests
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd from the module proxy into bin/k8s/$(K8S_VERSION) (once).
+	K8S_VERSION=$(K8S_VERSION) hack/controlplane/build.sh envtest
+
+.PHONY: test
+test: envtest ## Unit tests, envtest integration tests against a real API server, short fuzz runs.
+	go test ./... -count=1
+	hack/fuzz.sh $(FUZZTIME)
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS)
+
+$(GOLANGCI):
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT)

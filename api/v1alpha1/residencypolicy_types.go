@@ -1,0 +1,186 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PolicyName is the only name a ResidencyPolicy may have.
+const PolicyName = "default"
+
+// ResidencyPolicySpec is the organisation's rules for personal data flows.
+type ResidencyPolicySpec struct {
+	// defaultEnforcement applies to namespaces without the
+	// dataresidency.io/enforcement label: deny, warn or audit (the default).
+	// +optional
+	// +kubebuilder:default=audit
+	DefaultEnforcement Enforcement `json:"defaultEnforcement,omitempty"`
+
+	// allowedClassifications are the classifications personal data may go to.
+	// ThirdCountry, when allowed, still needs a valid TransferBasis per route.
+	// Defaults to all four.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4
+	AllowedClassifications []Classification `json:"allowedClassifications,omitempty"`
+
+	// requireTransferImpactAssessment lists the mechanisms whose bases are
+	// Incomplete without a transferImpactAssessment.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=11
+	RequireTransferImpactAssessment []Mechanism `json:"requireTransferImpactAssessment,omitempty"`
+
+	// specialCategoriesOutsideEEA is what a flow of GDPR Art. 9 or Art. 10 data
+	// (health, biometrics, criminal history...) to a destination outside the EEA
+	// is: deny (the default), warn or allow.
+	// +optional
+	// +kubebuilder:default=deny
+	// +kubebuilder:validation:Enum=deny;warn;allow
+	SpecialCategoriesOutsideEEA RuleAction `json:"specialCategoriesOutsideEEA,omitempty"`
+
+	// unattributedEgress is what an endpoint no Subprocessor claims is: deny,
+	// warn (the default) or ignore.
+	// +optional
+	// +kubebuilder:default=warn
+	// +kubebuilder:validation:Enum=deny;warn;ignore
+	UnattributedEgress RuleAction `json:"unattributedEgress,omitempty"`
+
+	// excludedNamespaces are never evaluated nor blocked.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+
+	// mechanismOverrides mark a mechanism invalid from a date, without waiting
+	// for a release: the "next Schrems" switch.
+	// +optional
+	// +listType=map
+	// +listMapKey=mechanism
+	// +kubebuilder:validation:MaxItems=11
+	MechanismOverrides []MechanismOverride `json:"mechanismOverrides,omitempty"`
+
+	// countryOverrides reclassify a country from a date (and optionally until
+	// one), overriding the built-in catalog.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	CountryOverrides []CountryOverride `json:"countryOverrides,omitempty"`
+}
+
+// MechanismOverride marks a transfer mechanism invalid from a date.
+type MechanismOverride struct {
+	// mechanism is the mechanism to invalidate.
+	// +required
+	Mechanism Mechanism `json:"mechanism"`
+
+	// invalidFrom is the first day the mechanism can no longer carry transfers.
+	// +required
+	InvalidFrom Date `json:"invalidFrom"`
+
+	// reason is the legal source, cited in every message ("CJEU C-703/25 P").
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Reason string `json:"reason"`
+}
+
+// CountryOverride reclassifies a country.
+// +kubebuilder:validation:XValidation:rule="!has(self.until) || !has(self.from) || self.until > self.from",message="until must be after from",fieldPath=".until"
+type CountryOverride struct {
+	// country is the country to reclassify.
+	// +required
+	Country CountryCode `json:"country"`
+
+	// classification is the country's classification while the override applies.
+	// +required
+	Classification Classification `json:"classification"`
+
+	// from is the first day the override applies; empty means always.
+	// +optional
+	From Date `json:"from,omitempty"`
+
+	// until is the first day it no longer applies; empty means open-ended.
+	// +optional
+	Until Date `json:"until,omitempty"`
+
+	// reason is the legal source, cited in messages.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Reason string `json:"reason,omitempty"`
+}
+
+// PolicySummary counts what the operator sees across the cluster.
+type PolicySummary struct {
+	// workloads is the number of workloads evaluated.
+	Workloads int32 `json:"workloads"`
+	// compliant is the number of workloads whose every flow is Compliant.
+	Compliant int32 `json:"compliant"`
+	// warnings is the number of workloads whose worst finding is a Warning.
+	Warnings int32 `json:"warnings"`
+	// violations is the number of workloads with at least one Violation.
+	Violations int32 `json:"violations"`
+	// subprocessors is the number of Subprocessors.
+	Subprocessors int32 `json:"subprocessors"`
+	// uncoveredTransfers is the number of Subprocessor transfer routes not covered.
+	UncoveredTransfers int32 `json:"uncoveredTransfers"`
+	// subprocessorsByState counts Subprocessors by state.
+	// +optional
+	SubprocessorsByState map[string]int32 `json:"subprocessorsByState,omitempty"`
+	// transferBasesByState counts TransferBases by state.
+	// +optional
+	TransferBasesByState map[string]int32 `json:"transferBasesByState,omitempty"`
+}
+
+// ResidencyPolicyStatus is the cluster's compliance summary.
+type ResidencyPolicyStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// summary counts workloads, subprocessors and transfers.
+	// +optional
+	Summary PolicySummary `json:"summary,omitempty"`
+
+	// conditions: Ready is True when the policy is in force.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ResidencyPolicy holds the organisation's residency rules. There is one, named "default".
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=rpol,categories=residency
+// +kubebuilder:validation:XValidation:rule="self.metadata.name == 'default'",message="there is one ResidencyPolicy and it must be named 'default'"
+// +kubebuilder:printcolumn:name="Enforcement",type=string,JSONPath=`.spec.defaultEnforcement`
+// +kubebuilder:printcolumn:name="Workloads",type=integer,JSONPath=`.status.summary.workloads`
+// +kubebuilder:printcolumn:name="Violations",type=integer,JSONPath=`.status.summary.violations`
+// +kubebuilder:printcolumn:name="Warnings",type=integer,JSONPath=`.status.summary.warnings`
+// +kubebuilder:printcolumn:name="Uncovered",type=integer,JSONPath=`.status.summary.uncoveredTransfers`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ResidencyPolicy struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the organisation's rules.
+	// +optional
+	Spec ResidencyPolicySpec `json:"spec,omitempty"`
+
+	// status is the cluster's compliance summary, kept by the operator.
+	// +optional
+	Status ResidencyPolicyStatus `json:"status,omitempty"`
+}
+
+// ResidencyPolicyList is a list of ResidencyPolicies.
+// +kubebuilder:object:root=true
+type ResidencyPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ResidencyPolicy `json:"items"`
+}
