@@ -62,6 +62,20 @@ test: envtest ## Unit tests, envtest integration tests against a real API server
 	go test ./... -count=1
 	hack/fuzz.sh $(FUZZTIME)
 
+##@ Local cluster
+
+.PHONY: dev-cluster
+dev-cluster: ## Start the local cluster (etcd, apiserver, controller-manager, scheduler, kwok nodes); KUBECONFIG=bin/dev-cluster/kubeconfig.
+	K8S_VERSION=$(K8S_VERSION) hack/dev-cluster.sh up
+
+.PHONY: dev-cluster-down
+dev-cluster-down: ## Stop every process of the local cluster (by pid) and remove bin/dev-cluster.
+	K8S_VERSION=$(K8S_VERSION) hack/dev-cluster.sh down
+
+.PHONY: dev-cluster-status
+dev-cluster-status: ## Show the local cluster's processes, ports, logs and kubeconfig path.
+	K8S_VERSION=$(K8S_VERSION) hack/dev-cluster.sh status
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

@@ -140,7 +140,7 @@ type ResidencyPolicyStatus struct {
 
 	// summary counts workloads, subprocessors and transfers.
 	// +optional
-	Summary PolicySummary `json:"summary,omitempty"`
+	Summary *PolicySummary `json:"summary,omitempty"`
 
 	// conditions: Ready is True when the policy is in force.
 	// +optional

@@ -1,0 +1,146 @@
+// Package state turns the informer cache into a compiled residency.Snapshot
+// that reconcilers and the admission webhook share. The snapshot is derived,
+// never stored: it is recompiled when the generation of any residency object
+// changes, when objects appear or disappear, and when the time passes its next
+// legal transition (a basis expiring, an objection period ending...).
+package state
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/residency"
+)
+
+// Provider compiles and caches the snapshot of the residency objects.
+type Provider struct {
+	Reader  client.Reader
+	Catalog *residency.Catalog
+	Clock   clock.PassiveClock
+
+	mu          sync.Mutex
+	snap        *residency.Snapshot
+	fingerprint uint64
+	compiles    uint64
+}
+
+// NewProvider returns a Provider reading from r.
+func NewProvider(r client.Reader, cat *residency.Catalog, clk clock.PassiveClock) *Provider {
+	if cat == nil {
+		cat = residency.DefaultCatalog()
+	}
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &Provider{Reader: r, Catalog: cat, Clock: clk}
+}
+
+// Now is the provider's clock reading.
+func (p *Provider) Now() time.Time { return p.Clock.Now() }
+
+// Compiles is how many times a snapshot was compiled (for tests and metrics).
+func (p *Provider) Compiles() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.compiles
+}
+
+// Snapshot returns the snapshot for the objects in the cache as of now,
+// recompiling only when something it depends on changed.
+func (p *Provider) Snapshot(ctx context.Context) (*residency.Snapshot, error) {
+	in, fp, err := p.gather(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := p.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.snap != nil && p.fingerprint == fp && !expired(p.snap, now) {
+		return p.snap, nil
+	}
+	p.snap = residency.Compile(p.Catalog, in, now)
+	p.fingerprint = fp
+	p.compiles++
+	return p.snap, nil
+}
+
+// expired reports whether s no longer holds at now: past its next transition,
+// or compiled for a later instant than now (the clock went back).
+func expired(s *residency.Snapshot, now time.Time) bool {
+	if now.Before(s.At()) {
+		return true
+	}
+	next := s.NextTransition()
+	return !next.IsZero() && !now.Before(next)
+}
+
+// gather lists the residency objects from the cache (read-only, without deep
+// copies: Compile copies what it keeps) and fingerprints their identities and
+// generations, which change with every spec change but not with status writes.
+func (p *Provider) gather(ctx context.Context) (residency.Inputs, uint64, error) {
+	var (
+		in    residency.Inputs
+		locs  v1alpha1.ProcessingLocationList
+		bases v1alpha1.TransferBasisList
+		subs  v1alpha1.SubprocessorList
+		pols  v1alpha1.ResidencyPolicyList
+	)
+	opt := client.UnsafeDisableDeepCopy
+	for _, l := range []client.ObjectList{&locs, &bases, &subs, &pols} {
+		if err := p.Reader.List(ctx, l, opt); err != nil {
+			return in, 0, err
+		}
+	}
+	// The cache lists in no particular order: combine per-object hashes with
+	// a commutative sum so the fingerprint does not depend on it.
+	var fp uint64
+	var buf [8]byte
+	add := func(kind byte, o client.Object) {
+		h := fnv.New64a()
+		h.Write([]byte{kind})
+		h.Write([]byte(o.GetUID()))
+		binary.LittleEndian.PutUint64(buf[:], uint64(o.GetGeneration()))
+		h.Write(buf[:])
+		fp += h.Sum64()
+	}
+	for i := range locs.Items {
+		in.Locations = append(in.Locations, &locs.Items[i])
+		add('L', &locs.Items[i])
+	}
+	for i := range bases.Items {
+		in.Bases = append(in.Bases, &bases.Items[i])
+		add('B', &bases.Items[i])
+	}
+	for i := range subs.Items {
+		in.Subprocessors = append(in.Subprocessors, &subs.Items[i])
+		add('S', &subs.Items[i])
+	}
+	for i := range pols.Items {
+		if pols.Items[i].Name == v1alpha1.PolicyName {
+			in.Policy = &pols.Items[i].Spec
+			add('P', &pols.Items[i])
+		}
+	}
+	return in, fp, nil
+}
+
+// RequeueAt returns how long to wait until t, for a reconcile result: zero when
+// t is zero (no known transition), and a little past t otherwise so that the
+// clock has certainly crossed it.
+func RequeueAt(now, t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	d := t.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	return d + 50*time.Millisecond
+}
