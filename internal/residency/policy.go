@@ -1,0 +1,296 @@
+package residency
+
+import (
+	"fmt"
+	"time"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+)
+
+// dateLayout is the form of every v1alpha1.Date.
+const dateLayout = "2006-01-02"
+
+// ParseDate reads a v1alpha1.Date as the start of that day in UTC. It accepts
+// exactly YYYY-MM-DD with a real calendar day.
+func ParseDate(d v1alpha1.Date) (time.Time, error) {
+	s := string(d)
+	if len(s) != len(dateLayout) {
+		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	t, err := time.Parse(dateLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	return t, nil
+}
+
+// FormatDate writes t's UTC day as a v1alpha1.Date; the zero time is "".
+func FormatDate(t time.Time) v1alpha1.Date {
+	if t.IsZero() {
+		return ""
+	}
+	return v1alpha1.Date(t.UTC().Format(dateLayout))
+}
+
+// day is FormatDate as a plain string, for messages.
+func day(t time.Time) string { return string(FormatDate(t)) }
+
+// DefaultExcludedNamespaces are excluded when the policy does not say.
+var DefaultExcludedNamespaces = []string{"kube-system"}
+
+// MechanismOverride is a policy entry that invalidates a mechanism from a date.
+type MechanismOverride struct {
+	Mechanism   v1alpha1.Mechanism
+	InvalidFrom time.Time
+	// Reason is the legal source cited in messages ("CJEU C-703/25 P").
+	Reason string
+}
+
+// CountryOverride is a policy entry that reclassifies a country in [From, Until).
+type CountryOverride struct {
+	// Country is canonical (EL is GR).
+	Country        string
+	Classification v1alpha1.Classification
+	// From is zero when the override always applied; Until zero when open-ended.
+	From, Until time.Time
+	// Reason is the legal reference the classification then carries.
+	Reason string
+}
+
+// appliesAt reports whether the override is in force at t.
+func (o CountryOverride) appliesAt(t time.Time) bool {
+	return !t.Before(o.From) && (o.Until.IsZero() || t.Before(o.Until))
+}
+
+// Policy is the effective ResidencyPolicy: the spec with its defaults filled in
+// and its dates read.
+type Policy struct {
+	DefaultEnforcement              v1alpha1.Enforcement
+	AllowedClassifications          []v1alpha1.Classification
+	RequireTransferImpactAssessment []v1alpha1.Mechanism
+	SpecialCategoriesOutsideEEA     v1alpha1.RuleAction
+	UnattributedEgress              v1alpha1.RuleAction
+	ExcludedNamespaces              []string
+	MechanismOverrides              []MechanismOverride
+	CountryOverrides                []CountryOverride
+}
+
+// DefaultPolicy is the policy of a cluster without a ResidencyPolicy.
+func DefaultPolicy() Policy {
+	return Policy{
+		DefaultEnforcement: v1alpha1.EnforcementAudit,
+		AllowedClassifications: []v1alpha1.Classification{
+			v1alpha1.ClassificationEEA, v1alpha1.ClassificationAdequate,
+			v1alpha1.ClassificationPartiallyAdequate, v1alpha1.ClassificationThirdCountry,
+		},
+		SpecialCategoriesOutsideEEA: v1alpha1.RuleDeny,
+		UnattributedEgress:          v1alpha1.RuleWarn,
+		ExcludedNamespaces:          append([]string(nil), DefaultExcludedNamespaces...),
+	}
+}
+
+func validClassification(c v1alpha1.Classification) bool {
+	switch c {
+	case v1alpha1.ClassificationEEA, v1alpha1.ClassificationAdequate,
+		v1alpha1.ClassificationPartiallyAdequate, v1alpha1.ClassificationThirdCountry:
+		return true
+	}
+	return false
+}
+
+func validEnforcement(e v1alpha1.Enforcement) bool {
+	switch e {
+	case v1alpha1.EnforcementDeny, v1alpha1.EnforcementWarn, v1alpha1.EnforcementAudit:
+		return true
+	}
+	return false
+}
+
+// PolicyFrom reads a ResidencyPolicy spec; nil gives the defaults. Entries that
+// cannot be read are reported, each error naming its field, and handled so that
+// nothing passes that the author meant to stop:
+//   - an unknown defaultEnforcement, specialCategoriesOutsideEEA or
+//     unattributedEgress falls back to its default;
+//   - an unknown allowedClassifications entry is dropped (an allow-list that
+//     ends up empty allows nothing);
+//   - a mechanismOverrides entry whose invalidFrom cannot be read invalidates
+//     its mechanism from the beginning of time (fail closed);
+//   - a countryOverrides entry that cannot be read is dropped.
+func PolicyFrom(spec *v1alpha1.ResidencyPolicySpec) (Policy, []error) {
+	p := DefaultPolicy()
+	if spec == nil {
+		return p, nil
+	}
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if spec.DefaultEnforcement != "" {
+		if validEnforcement(spec.DefaultEnforcement) {
+			p.DefaultEnforcement = spec.DefaultEnforcement
+		} else {
+			fail("spec.defaultEnforcement: %q is not one of deny, warn, audit", spec.DefaultEnforcement)
+		}
+	}
+	if len(spec.AllowedClassifications) > 0 {
+		p.AllowedClassifications = nil
+		for i, c := range spec.AllowedClassifications {
+			if !validClassification(c) {
+				fail("spec.allowedClassifications[%d]: %q is not one of EEA, Adequate, PartiallyAdequate, ThirdCountry", i, c)
+				continue
+			}
+			if !containsClassification(p.AllowedClassifications, c) {
+				p.AllowedClassifications = append(p.AllowedClassifications, c)
+			}
+		}
+	}
+	cat := DefaultCatalog()
+	for i, m := range spec.RequireTransferImpactAssessment {
+		if cat.Article(m) == "" {
+			fail("spec.requireTransferImpactAssessment[%d]: %q is not a mechanism", i, m)
+		}
+		p.RequireTransferImpactAssessment = append(p.RequireTransferImpactAssessment, m)
+	}
+	switch spec.SpecialCategoriesOutsideEEA {
+	case "":
+	case v1alpha1.RuleDeny, v1alpha1.RuleWarn, v1alpha1.RuleAllow:
+		p.SpecialCategoriesOutsideEEA = spec.SpecialCategoriesOutsideEEA
+	default:
+		fail("spec.specialCategoriesOutsideEEA: %q is not one of deny, warn, allow", spec.SpecialCategoriesOutsideEEA)
+	}
+	switch spec.UnattributedEgress {
+	case "":
+	case v1alpha1.RuleDeny, v1alpha1.RuleWarn, v1alpha1.RuleIgnore:
+		p.UnattributedEgress = spec.UnattributedEgress
+	default:
+		fail("spec.unattributedEgress: %q is not one of deny, warn, ignore", spec.UnattributedEgress)
+	}
+	if spec.ExcludedNamespaces != nil {
+		p.ExcludedNamespaces = append([]string{}, spec.ExcludedNamespaces...)
+	}
+	for i, o := range spec.MechanismOverrides {
+		field := fmt.Sprintf("spec.mechanismOverrides[%d]", i)
+		if cat.Article(o.Mechanism) == "" {
+			fail("%s.mechanism: %q is not a mechanism", field, o.Mechanism)
+			continue
+		}
+		from, err := ParseDate(o.InvalidFrom)
+		if err != nil {
+			fail("%s.invalidFrom: %v; the override applies from the beginning", field, err)
+			from = time.Time{}
+		}
+		reason := o.Reason
+		if reason == "" {
+			reason = "ResidencyPolicy mechanismOverrides"
+		}
+		p.MechanismOverrides = append(p.MechanismOverrides,
+			MechanismOverride{Mechanism: o.Mechanism, InvalidFrom: from, Reason: reason})
+	}
+	for i, o := range spec.CountryOverrides {
+		field := fmt.Sprintf("spec.countryOverrides[%d]", i)
+		co := CountryOverride{Country: CanonicalCountry(string(o.Country)), Classification: o.Classification, Reason: o.Reason}
+		ok := true
+		if !validCountryCode(string(o.Country)) {
+			fail("%s.country: %q is not an ISO 3166-1 alpha-2 code", field, o.Country)
+			ok = false
+		}
+		if !validClassification(o.Classification) {
+			fail("%s.classification: %q is not one of EEA, Adequate, PartiallyAdequate, ThirdCountry", field, o.Classification)
+			ok = false
+		}
+		if o.From != "" {
+			t, err := ParseDate(o.From)
+			if err != nil {
+				fail("%s.from: %v", field, err)
+				ok = false
+			}
+			co.From = t
+		}
+		if o.Until != "" {
+			t, err := ParseDate(o.Until)
+			if err != nil {
+				fail("%s.until: %v", field, err)
+				ok = false
+			}
+			co.Until = t
+		}
+		if ok && !co.Until.IsZero() && !co.Until.After(co.From) {
+			fail("%s.until: %s is not after from %s", field, o.Until, o.From)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		if co.Reason == "" {
+			co.Reason = "ResidencyPolicy countryOverrides"
+		}
+		p.CountryOverrides = append(p.CountryOverrides, co)
+	}
+	return p, errs
+}
+
+func containsClassification(cs []v1alpha1.Classification, c v1alpha1.Classification) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether personal data may go to a destination of this classification.
+func (p Policy) Allows(c v1alpha1.Classification) bool {
+	return containsClassification(p.AllowedClassifications, c)
+}
+
+// RequiresTIA reports whether bases of this mechanism need a transfer impact assessment.
+func (p Policy) RequiresTIA(m v1alpha1.Mechanism) bool {
+	for _, x := range p.RequireTransferImpactAssessment {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Enforcement is what admission does in a namespace with these labels: the
+// dataresidency.io/enforcement label when it is deny, warn or audit, else the
+// policy's default. EnforcementLabelError tells callers to warn about a bad label.
+func (p Policy) Enforcement(namespaceLabels map[string]string) v1alpha1.Enforcement {
+	if v, ok := namespaceLabels[v1alpha1.LabelEnforcement]; ok && validEnforcement(v1alpha1.Enforcement(v)) {
+		return v1alpha1.Enforcement(v)
+	}
+	return p.DefaultEnforcement
+}
+
+// EnforcementLabelError explains a dataresidency.io/enforcement label value that
+// is not deny, warn or audit; nil when the label is absent or valid.
+func EnforcementLabelError(namespaceLabels map[string]string) error {
+	v, ok := namespaceLabels[v1alpha1.LabelEnforcement]
+	if !ok || validEnforcement(v1alpha1.Enforcement(v)) {
+		return nil
+	}
+	return fmt.Errorf("label %s=%q is not one of deny, warn, audit; the ResidencyPolicy defaultEnforcement applies",
+		v1alpha1.LabelEnforcement, v)
+}
+
+// Excluded reports whether a namespace is never evaluated nor blocked.
+func (p Policy) Excluded(namespace string) bool {
+	for _, n := range p.ExcludedNamespaces {
+		if n == namespace {
+			return true
+		}
+	}
+	return false
+}
+
+// mechanismOverride returns the earliest override of m, if any.
+func (p Policy) mechanismOverride(m v1alpha1.Mechanism) (MechanismOverride, bool) {
+	var best MechanismOverride
+	found := false
+	for _, o := range p.MechanismOverrides {
+		if o.Mechanism == m && (!found || o.InvalidFrom.Before(best.InvalidFrom)) {
+			best, found = o, true
+		}
+	}
+	return best, found
+}

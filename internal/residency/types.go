@@ -1,0 +1,148 @@
+// Package residency is the engine that decides compliance: which country a
+// location is in law, whether a transfer basis holds today, whether a
+// subprocessor may be used, and what verdict each flow of a workload gets.
+//
+// It is pure: no client-go, no controller-runtime, no clock of its own. The
+// controllers, the admission webhook and residencyctl gather objects, call
+// Compile with the time they want the answer for, and read the Snapshot. Every
+// answer carries the next instant at which it changes by itself, so callers can
+// requeue exactly then instead of polling.
+package residency
+
+import (
+	"time"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+)
+
+// Verdict is the outcome of one finding.
+type Verdict string
+
+const (
+	// Compliant flows may proceed.
+	Compliant Verdict = "Compliant"
+	// Warning flows are admitted with a warning.
+	Warning Verdict = "Warning"
+	// Violation flows are rejected in deny namespaces and reported everywhere.
+	Violation Verdict = "Violation"
+)
+
+// Worse reports whether v is more severe than w.
+func (v Verdict) Worse(w Verdict) bool { return verdictRank(v) > verdictRank(w) }
+
+func verdictRank(v Verdict) int {
+	switch v {
+	case Violation:
+		return 2
+	case Warning:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// Reason is a stable, CamelCase reason code. The codes of the domain contract
+// are what dashboards and tests match on: never rename them.
+type Reason string
+
+// Reason codes of findings (domain contract).
+const (
+	ReasonNone                      Reason = ""
+	ReasonUnknownSubprocessor       Reason = "UnknownSubprocessor"
+	ReasonUnknownLocation           Reason = "UnknownLocation"
+	ReasonObjectionPeriodPending    Reason = "ObjectionPeriodPending"
+	ReasonSubprocessorObjected      Reason = "SubprocessorObjected"
+	ReasonAnonymousOnly             Reason = "AnonymousOnly"
+	ReasonCategoryNotApproved       Reason = "CategoryNotApproved"
+	ReasonUncoveredTransfer         Reason = "UncoveredTransfer"
+	ReasonBasisNotValid             Reason = "BasisNotValid"
+	ReasonClassificationNotAllowed  Reason = "ClassificationNotAllowed"
+	ReasonSpecialCategoryOutsideEEA Reason = "SpecialCategoryOutsideEEA"
+	ReasonUnattributedEgress        Reason = "UnattributedEgress"
+	ReasonDerogationInUse           Reason = "DerogationInUse"
+	ReasonInvalidAnnotation         Reason = "InvalidAnnotation"
+)
+
+// Reason codes of subprocessor states and routes beyond the findings above.
+const (
+	// ReasonUnknownTransferBasis: a Subprocessor names a TransferBasis that does not exist.
+	ReasonUnknownTransferBasis Reason = "UnknownTransferBasis"
+	// ReasonSubprocessorCycle: onward subprocessors refer back to one already on the path.
+	ReasonSubprocessorCycle Reason = "SubprocessorCycle"
+)
+
+// ResourceRef names the workload a result is about.
+type ResourceRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// Finding is one verdict about one flow of one workload.
+type Finding struct {
+	// Subprocessor is the Subprocessor the flow goes to; empty for an
+	// unattributed endpoint or a placement finding.
+	Subprocessor string `json:"subprocessor,omitempty"`
+	// Endpoint is the endpoint the flow was discovered from, when it was discovered.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Route is the transfer route ("sendgrid-us", "remote-access:US",
+	// "mailjet/gcp-us-central1"), or "region:<r>" for placement.
+	Route string `json:"route,omitempty"`
+	// Country is the destination country of the route.
+	Country string `json:"country,omitempty"`
+	// Basis is the TransferBasis the route rests on, or the one found not valid.
+	Basis   string  `json:"basis,omitempty"`
+	Verdict Verdict `json:"verdict"`
+	Reason  Reason  `json:"reason,omitempty"`
+	// Message says what happened in words a DPO reads, naming the legal ground.
+	Message string `json:"message"`
+}
+
+// Result is the evaluation of one workload.
+type Result struct {
+	Resource ResourceRef `json:"resource"`
+	// Verdict is the worst verdict of the findings.
+	Verdict  Verdict   `json:"verdict"`
+	Findings []Finding `json:"findings"`
+	// Subprocessors are the Subprocessors the workload sends data to (declared
+	// or attributed), sorted: what the controllers count and index.
+	Subprocessors []string `json:"subprocessors,omitempty"`
+}
+
+// LocationResult is a ProcessingLocation's classification at the snapshot's time.
+type LocationResult struct {
+	Classification v1alpha1.Classification
+	LegalReference string
+	// ValidUntil is when the classification next changes by itself (zero: not known to).
+	ValidUntil time.Time
+}
+
+// BasisResult is a TransferBasis's state at the snapshot's time.
+type BasisResult struct {
+	State v1alpha1.TransferBasisState
+	// ValidUntil is when the state next changes by itself (zero: never).
+	ValidUntil time.Time
+	// Message says why, citing the legal source when Invalidated.
+	Message string
+}
+
+// SubprocessorResult is a Subprocessor's standing at the snapshot's time.
+type SubprocessorResult struct {
+	State v1alpha1.SubprocessorState
+	// ObjectionPeriodEndsOn is the end of the objection period (zero: none).
+	ObjectionPeriodEndsOn time.Time
+	// Transfers has one row per route, onward routes included.
+	Transfers []v1alpha1.Transfer
+	// Reason is the reason code of the state, and Message explains it.
+	Reason  Reason
+	Message string
+	// MissingLocations, MissingBases and MissingSubprocessors name references that do not exist.
+	MissingLocations     []string
+	MissingBases         []string
+	MissingSubprocessors []string
+	// Cycles lists the onward-subprocessor paths that loop back, each as names.
+	Cycles [][]string
+	// NextTransition is when any of the above next changes by itself (zero: never).
+	NextTransition time.Time
+}
