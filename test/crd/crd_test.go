@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,15 +19,20 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dataresidency/operator/internal/testenv"
 )
 
-var k8s client.Client
+var (
+	k8s client.Client
+	env *testenv.Environment
+)
 
 func TestMain(m *testing.M) {
-	env, err := testenv.Start(testenv.Options{})
+	var err error
+	env, err = testenv.Start(testenv.Options{})
 	if err != nil {
 		if errors.Is(err, testenv.ErrNoAssets) && os.Getenv("CI") == "" {
 			println("skipping CRD tests:", err.Error())
@@ -203,3 +209,48 @@ func TestDefaultsAreApplied(t *testing.T) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// TestKubectlApplyAndGet is what a user does first: apply the CRDs and the
+// samples with kubectl, then list everything in the residency category.
+func TestKubectlApplyAndGet(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not on PATH")
+	}
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcfg, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kcfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", path}, args...)...)
+		cmd.Dir = testenv.Root()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("apply", "-f", "config/crd/bases")
+	run("apply", "-f", "config/samples")
+	out := run("get", "residency")
+	t.Logf("kubectl get residency:\n%s", out)
+	for _, want := range []string{
+		"processinglocation.dataresidency.io/aws-eu-north-1", "CLASSIFICATION",
+		"transferbasis.dataresidency.io/", "MECHANISM", "PrivacyShield",
+		"subprocessor.dataresidency.io/", "LEGAL NAME",
+		"residencypolicy.dataresidency.io/default", "ENFORCEMENT",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl get residency lacks %q", want)
+		}
+	}
+}
