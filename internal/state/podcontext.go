@@ -33,7 +33,8 @@ func PodContext(ctx context.Context, r client.Reader, namespace string, spec *co
 		pc.ConfigMaps[name] = cm.Data
 	}
 	var svcs corev1.ServiceList
-	if err := r.List(ctx, &svcs, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &svcs, client.InNamespace(namespace),
+		client.MatchingFields{IndexServiceType: string(corev1.ServiceTypeExternalName)}, client.UnsafeDisableDeepCopy); err != nil {
 		return pc, err
 	}
 	for i := range svcs.Items {
@@ -47,4 +48,16 @@ func PodContext(ctx context.Context, r client.Reader, namespace string, spec *co
 		pc.ExternalNames[s.Name+"."+s.Namespace] = s.Spec.ExternalName
 	}
 	return pc, nil
+}
+
+// IndexServiceType indexes Services by spec.type, so that discovery lists only
+// the ExternalName Services of a namespace.
+const IndexServiceType = "spec.type"
+
+// SetupIndexes registers the indexes PodContext relies on. Call it once per
+// manager, before the cache starts.
+func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
+	return idx.IndexField(ctx, &corev1.Service{}, IndexServiceType, func(o client.Object) []string {
+		return []string{string(o.(*corev1.Service).Spec.Type)}
+	})
 }
