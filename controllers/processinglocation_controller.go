@@ -9,10 +9,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/state"
@@ -25,6 +27,10 @@ type ProcessingLocationReconciler struct {
 	client.Client
 	State    *state.Provider
 	Recorder events.EventRecorder
+	// WorkloadCount, when set, tells how many workloads' data reaches a location.
+	WorkloadCount func(name string) int32
+	// Counts carries the locations whose workload count may have changed.
+	Counts <-chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=processinglocations,verbs=get;list;watch
@@ -54,6 +60,9 @@ func (r *ProcessingLocationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	st.Classification = res.Classification
 	st.LegalReference = res.LegalReference
 	st.ClassificationValidUntil = date(res.ValidUntil)
+	if r.WorkloadCount != nil {
+		st.WorkloadCount = r.WorkloadCount(loc.Name)
+	}
 	msg := fmt.Sprintf("%s is %s", loc.Spec.Country, res.Classification)
 	if res.LegalReference != "" {
 		msg += " (" + res.LegalReference + ")"
@@ -78,7 +87,11 @@ func (r *ProcessingLocationReconciler) Reconcile(ctx context.Context, req ctrl.R
 // SetupWithManager watches ProcessingLocations, and the ResidencyPolicy whose
 // countryOverrides can reclassify any of them.
 func (r *ProcessingLocationReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Counts != nil {
+		b = b.WatchesRawSource(source.Channel(r.Counts, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		For(&v1alpha1.ProcessingLocation{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.ResidencyPolicy{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -11,9 +11,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/state"
@@ -33,6 +35,8 @@ type ResidencyPolicyReconciler struct {
 	Recorder events.EventRecorder
 	// Workloads, when set, returns the workload counts (the workload controller's findings).
 	Workloads func() WorkloadSummary
+	// Counts fires when the workload counts may have changed.
+	Counts <-chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=residencypolicies,verbs=get;list;watch
@@ -110,7 +114,11 @@ func (r *ResidencyPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{policyRequest}
 	})
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Counts != nil {
+		b = b.WatchesRawSource(source.Channel(r.Counts, toPolicy))
+	}
+	return b.
 		For(&v1alpha1.ResidencyPolicy{}, gen).
 		Watches(&v1alpha1.Subprocessor{}, toPolicy, gen).
 		Watches(&v1alpha1.TransferBasis{}, toPolicy, gen).

@@ -1,19 +1,97 @@
-// Package controllers holds one level-triggered reconciler per residency kind.
-// Each gathers what it depends on from the informer cache, asks the engine
-// (internal/residency, through the shared state.Provider), and patches status
-// once. Dependencies are wired by field indexes and watches; time-based
-// transitions requeue at the instant the engine says the answer changes.
+// Package controllers holds one level-triggered reconciler per kind: the four
+// residency kinds, the workload kinds, and the namespace Reports. Each gathers
+// what it depends on from the informer cache, asks the engine
+// (internal/residency, through the shared state.Provider), and writes status
+// or Reports once. Dependencies are wired by field indexes and watches;
+// time-based transitions requeue at the instant the engine says the answer
+// changes.
 package controllers
 
 import (
 	"context"
 
+	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/findings"
+	"github.com/dataresidency/operator/internal/report"
 	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/state"
 )
+
+// NewScheme returns a scheme with every kind the operator reads or writes.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(openreports.AddToScheme(s))
+	return s
+}
+
+// CacheOptions keeps in the informer cache only what evaluation needs: no
+// managedFields anywhere, no status and no last-applied-configuration on
+// workloads, and only the Reports this operator manages.
+func CacheOptions() ctrlcache.Options {
+	workload := ctrlcache.ByObject{Transform: stripWorkload}
+	return ctrlcache.Options{
+		DefaultTransform: ctrlcache.TransformStripManagedFields(),
+		ByObject: map[client.Object]ctrlcache.ByObject{
+			&corev1.Pod{}:         workload,
+			&appsv1.Deployment{}:  workload,
+			&appsv1.StatefulSet{}: workload,
+			&appsv1.DaemonSet{}:   workload,
+			&appsv1.ReplicaSet{}:  workload,
+			&batchv1.Job{}:        workload,
+			&batchv1.CronJob{}:    workload,
+			&openreports.Report{}: {Label: labels.SelectorFromSet(labels.Set{report.LabelManagedBy: report.ManagedBy})},
+		},
+	}
+}
+
+// stripWorkload drops what evaluation never reads from a cached workload.
+func stripWorkload(obj any) (any, error) {
+	if o, ok := obj.(metav1.Object); ok {
+		o.SetManagedFields(nil)
+		if a := o.GetAnnotations(); a["kubectl.kubernetes.io/last-applied-configuration"] != "" {
+			delete(a, "kubectl.kubernetes.io/last-applied-configuration")
+			o.SetAnnotations(a)
+		}
+	}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.Status = corev1.PodStatus{}
+	case *appsv1.Deployment:
+		o.Status = appsv1.DeploymentStatus{}
+	case *appsv1.StatefulSet:
+		o.Status = appsv1.StatefulSetStatus{}
+	case *appsv1.DaemonSet:
+		o.Status = appsv1.DaemonSetStatus{}
+	case *appsv1.ReplicaSet:
+		o.Status = appsv1.ReplicaSetStatus{}
+	case *batchv1.Job:
+		o.Status = batchv1.JobStatus{}
+	case *batchv1.CronJob:
+		o.Status = batchv1.CronJobStatus{}
+	case cache.DeletedFinalStateUnknown:
+		return o, nil
+	}
+	return obj, nil
+}
 
 // Options configure the reconcilers.
 type Options struct {
@@ -21,31 +99,92 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Catalog is the legal catalog; the built-in one when nil.
 	Catalog *residency.Catalog
+	// MaxReportResults bounds one Report (report.MaxResultsPerReport when zero).
+	MaxReportResults int
+	// DisableWorkloads leaves out the workload and report controllers.
+	DisableWorkloads bool
 }
 
 // Controllers are the running reconcilers and the state they share.
 type Controllers struct {
 	State         *state.Provider
+	Store         *findings.Store
+	Metrics       *report.Metrics
 	Locations     *ProcessingLocationReconciler
 	Bases         *TransferBasisReconciler
 	Subprocessors *SubprocessorReconciler
 	Policy        *ResidencyPolicyReconciler
+	Workloads     []*WorkloadReconciler
+	Reports       *ReportReconciler
 }
 
-// Setup registers the field indexes and the four reconcilers with mgr.
+// Setup registers the field indexes, the metrics and every reconciler with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if err := SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
+	if err := state.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
 	st := state.NewProvider(mgr.GetCache(), opts.Catalog, opts.Clock)
+	store := findings.New()
 	c := &Controllers{
 		State:         st,
+		Store:         store,
+		Metrics:       report.NewMetrics(store, st.Last),
 		Locations:     &ProcessingLocationReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-processinglocation")},
 		Bases:         &TransferBasisReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-transferbasis")},
 		Subprocessors: &SubprocessorReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-subprocessor")},
 		Policy:        &ResidencyPolicyReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-policy")},
 	}
-	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{c.Locations, c.Bases, c.Subprocessors, c.Policy} {
+	if err := c.Metrics.Register(metrics.Registry); err != nil {
+		// A second manager in the same process (tests) registers again: keep the first.
+		ctrl.Log.WithName("setup").V(1).Info("metrics already registered", "error", err.Error())
+	}
+	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{c.Locations, c.Bases, c.Subprocessors, c.Policy}
+
+	if !opts.DisableWorkloads {
+		for _, k := range WorkloadKinds {
+			if err := mgr.GetFieldIndexer().IndexField(ctx, k.New(), IndexWorkloadConfigMaps, WorkloadConfigMaps); err != nil {
+				return nil, err
+			}
+		}
+		reportCh := make(chan event.GenericEvent, 1024)
+		subCh := make(chan event.GenericEvent, 1024)
+		locCh := make(chan event.GenericEvent, 1024)
+		polCh := make(chan event.GenericEvent, 16)
+		store.OnChange(func(ch findings.Change) {
+			reportCh <- namespaceEvent(ch.Namespace)
+			for _, n := range ch.Subprocessors {
+				subCh <- event.GenericEvent{Object: &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: n}}}
+			}
+			for _, n := range ch.Locations {
+				locCh <- event.GenericEvent{Object: &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: n}}}
+			}
+			if ch.Counts {
+				select { // the policy summary is recomputed whole: one pending event is enough
+				case polCh <- event.GenericEvent{Object: &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}}:
+				default:
+				}
+			}
+		})
+		c.Subprocessors.WorkloadCount, c.Subprocessors.Counts = store.CountSubprocessor, subCh
+		c.Locations.WorkloadCount, c.Locations.Counts = store.CountLocation, locCh
+		c.Policy.Counts = polCh
+		c.Policy.Workloads = func() WorkloadSummary {
+			s := store.Summary()
+			return WorkloadSummary{Workloads: s.Workloads, Compliant: s.Compliant, Warnings: s.Warnings, Violations: s.Violations}
+		}
+		for _, k := range WorkloadKinds {
+			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store,
+				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: c.Metrics}
+			c.Workloads = append(c.Workloads, w)
+			reconcilers = append(reconcilers, w)
+		}
+		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, MaxResults: opts.MaxReportResults, Changes: reportCh}
+		reconcilers = append(reconcilers, c.Reports)
+	}
+	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

@@ -10,9 +10,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/residency"
@@ -29,6 +31,8 @@ type SubprocessorReconciler struct {
 	// WorkloadCount, when set, tells how many workloads send data to a
 	// subprocessor (the workload controller's findings).
 	WorkloadCount func(name string) int32
+	// Counts carries the subprocessors whose workload count may have changed.
+	Counts <-chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=subprocessors,verbs=get;list;watch
@@ -134,7 +138,11 @@ func missingRefs(res residency.SubprocessorResult) string {
 // name it as onward; the ResidencyPolicy enqueues all.
 func (r *SubprocessorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Counts != nil {
+		b = b.WatchesRawSource(source.Channel(r.Counts, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		For(&v1alpha1.Subprocessor{}, gen).
 		Watches(&v1alpha1.ProcessingLocation{}, handler.EnqueueRequestsFromMapFunc(
 			func(ctx context.Context, o client.Object) []reconcile.Request {

@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,22 +17,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/controllers"
 	"github.com/dataresidency/operator/internal/testenv"
 )
 
 var (
-	scheme = runtime.NewScheme()
+	scheme = controllers.NewScheme()
 	cfg    *rest.Config
 	k8s    client.Client
 	clk    = &offsetClock{}
 )
-
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-}
 
 // offsetClock is real time shifted by an offset, so a test can stand a few
 // seconds before a legal transition and watch the controllers cross it.
@@ -75,10 +66,11 @@ func TestMain(m *testing.M) {
 func zapLevel() zapcore.Level { return zapcore.InfoLevel }
 
 // startManager runs the reconcilers in-process until the returned stop is called.
-func startManager(t *testing.T) (*controllers.Controllers, func()) {
+func startManager(t *testing.T, tweaks ...func(*controllers.Options)) (*controllers.Controllers, func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
@@ -87,7 +79,11 @@ func startManager(t *testing.T) (*controllers.Controllers, func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clk})
+	opts := controllers.Options{Clock: clk}
+	for _, tw := range tweaks {
+		tw(&opts)
+	}
+	c, err := controllers.Setup(ctx, mgr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -683,3 +683,21 @@ func (s *Snapshot) NextTransition() time.Time { return s.next }
 
 // Matcher attributes endpoints to the snapshot's Subprocessors.
 func (s *Snapshot) Matcher() *EgressMatcher { return s.matcher }
+
+// SubprocessorNames returns the names of the Subprocessors in the snapshot, sorted.
+func (s *Snapshot) SubprocessorNames() []string { return sortedKeys(s.subs) }
+
+// BasisNames returns the names of the TransferBases in the snapshot, sorted.
+func (s *Snapshot) BasisNames() []string { return sortedKeys(s.bases) }
+
+// LocationNames returns the names of the ProcessingLocations in the snapshot, sorted.
+func (s *Snapshot) LocationNames() []string { return sortedKeys(s.locations) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

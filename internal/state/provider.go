@@ -52,6 +52,14 @@ func (p *Provider) Compiles() uint64 {
 	return p.compiles
 }
 
+// Last returns the most recently compiled snapshot without recompiling (nil
+// before the first), for metrics scrapes.
+func (p *Provider) Last() *residency.Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.snap
+}
+
 // Snapshot returns the snapshot for the objects in the cache as of now,
 // recompiling only when something it depends on changed.
 func (p *Provider) Snapshot(ctx context.Context) (*residency.Snapshot, error) {

@@ -4,14 +4,20 @@
 package testenv
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 )
 
 // K8sVersion is the version of the control-plane binaries the tests run.
@@ -34,6 +40,42 @@ func AssetsDir() string {
 
 // ErrNoAssets is returned when the control-plane binaries are not built.
 var ErrNoAssets = errors.New("kube-apiserver and etcd are not built: run `make envtest`")
+
+// ReadObjects reads every object of a multi-document YAML file (or of every
+// *.yaml file of a directory), in order.
+func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
+	files := []string{path}
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if fi.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(path, "*.yaml"))
+	}
+	var out []*unstructured.Unstructured
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+		for i := 1; ; i++ {
+			doc, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: document %d: %w", f, i, err)
+			}
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+				return nil, fmt.Errorf("%s: document %d: %w", f, i, err)
+			}
+			if len(u.Object) > 0 {
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
 
 // Options adjust the environment.
 type Options struct {
@@ -59,7 +101,10 @@ func Start(opts Options) (*Environment, error) {
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     append([]string{filepath.Join(Root(), "config", "crd", "bases")}, opts.ExtraCRDPaths...),
+		CRDDirectoryPaths: append([]string{
+			filepath.Join(Root(), "config", "crd", "bases"),
+			filepath.Join(Root(), "config", "crd", "external"), // the OpenReports Report CRD
+		}, opts.ExtraCRDPaths...),
 		ErrorIfCRDPathMissing: true,
 	}
 	if len(opts.WebhookPaths) > 0 {

@@ -1,0 +1,293 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/findings"
+	"github.com/dataresidency/operator/internal/report"
+	"github.com/dataresidency/operator/internal/residency"
+	"github.com/dataresidency/operator/internal/state"
+)
+
+// WorkloadKind describes one kind of object that runs pods.
+type WorkloadKind struct {
+	Kind    string
+	New     func() client.Object
+	NewList func() client.ObjectList
+}
+
+// WorkloadKinds are the kinds the operator evaluates.
+var WorkloadKinds = []WorkloadKind{
+	{"Pod", func() client.Object { return &corev1.Pod{} }, func() client.ObjectList { return &corev1.PodList{} }},
+	{"Deployment", func() client.Object { return &appsv1.Deployment{} }, func() client.ObjectList { return &appsv1.DeploymentList{} }},
+	{"StatefulSet", func() client.Object { return &appsv1.StatefulSet{} }, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
+	{"DaemonSet", func() client.Object { return &appsv1.DaemonSet{} }, func() client.ObjectList { return &appsv1.DaemonSetList{} }},
+	{"ReplicaSet", func() client.Object { return &appsv1.ReplicaSet{} }, func() client.ObjectList { return &appsv1.ReplicaSetList{} }},
+	{"Job", func() client.Object { return &batchv1.Job{} }, func() client.ObjectList { return &batchv1.JobList{} }},
+	{"CronJob", func() client.Object { return &batchv1.CronJob{} }, func() client.ObjectList { return &batchv1.CronJobList{} }},
+}
+
+// IndexWorkloadConfigMaps indexes workloads by the ConfigMaps their pod spec references.
+const IndexWorkloadConfigMaps = "residency.configMaps"
+
+// WorkloadConfigMaps is the index function behind IndexWorkloadConfigMaps.
+func WorkloadConfigMaps(o client.Object) []string {
+	w, ok := residency.WorkloadOf(o)
+	if !ok || w.PodSpec == nil {
+		return nil
+	}
+	return residency.ReferencedConfigMaps(w.PodSpec)
+}
+
+// OwnedByWorkload reports whether another workload controls obj, so that it is
+// reported through its owner (a Pod of a ReplicaSet of a Deployment is the
+// Deployment's) and evaluated once.
+func OwnedByWorkload(obj metav1.Object) bool {
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil {
+		return false
+	}
+	gv := ref.APIVersion
+	switch ref.Kind {
+	case "ReplicaSet", "StatefulSet", "DaemonSet", "Deployment":
+		return gv == "apps/v1"
+	case "Job", "CronJob":
+		return gv == "batch/v1"
+	}
+	return false
+}
+
+// WorkloadReconciler evaluates the workloads of one kind: the subprocessors
+// and data categories they declare, the endpoints their pod specs reveal, and
+// where their pods are pinned. Results go to the findings store, from which
+// Reports, counts, Events and metrics are published.
+type WorkloadReconciler struct {
+	client.Client
+	Kind     WorkloadKind
+	State    *state.Provider
+	Store    *findings.Store
+	Recorder events.EventRecorder
+	Metrics  *report.Metrics
+}
+
+// +kubebuilder:rbac:groups="",resources=pods;configmaps;services;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
+
+// Reconcile evaluates one workload.
+func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	key := findings.Key{Kind: r.Kind.Kind, Namespace: req.Namespace, Name: req.Name}
+	obj := r.Kind.New()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.Store.Delete(key)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	snap, err := r.State.Snapshot(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	pol := snap.Policy()
+	if OwnedByWorkload(obj) || pol.Excluded(req.Namespace) || obj.GetDeletionTimestamp() != nil {
+		r.Store.Delete(key)
+		return ctrl.Result{}, nil
+	}
+	w, ok := residency.WorkloadOf(obj)
+	if !ok {
+		return ctrl.Result{}, nil
+	}
+	if w.Context, err = state.PodContext(ctx, r.Client, req.Namespace, w.PodSpec); err != nil {
+		return ctrl.Result{}, err
+	}
+	var ns metav1.PartialObjectMetadata
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, types.NamespacedName{Name: req.Namespace}, &ns); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+
+	start := time.Now()
+	res := snap.Evaluate(w)
+	r.Metrics.ObserveEvaluation(r.Kind.Kind, time.Since(start))
+
+	entry := findings.Entry{
+		Key:         key,
+		UID:         obj.GetUID(),
+		Result:      res,
+		Locations:   locationsOf(snap, res),
+		Regions:     residency.PlacementRegions(w.PodSpec),
+		Enforcement: string(pol.Enforcement(ns.Labels)),
+	}
+	prev := r.Store.Set(entry, r.State.Now())
+	if res.Verdict == residency.Violation && (prev == nil || !sameViolations(prev.Result, res)) {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "ResidencyViolation", "Evaluate", "%s", violationSummary(res))
+	}
+	log.FromContext(ctx).V(1).Info("evaluated", "workload", key.String(), "verdict", res.Verdict, "findings", len(res.Findings))
+	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), snap.NextTransition())}, nil
+}
+
+// locationsOf lists the ProcessingLocations a workload's flows reach, onward
+// subprocessors' included, for the locations' workload counts.
+func locationsOf(snap *residency.Snapshot, res residency.Result) []string {
+	var out []string
+	for _, sub := range res.Subprocessors {
+		sr, ok := snap.Subprocessor(sub)
+		if !ok {
+			continue
+		}
+		for _, t := range sr.Transfers {
+			route := t.Route
+			if i := strings.LastIndexByte(route, '/'); i >= 0 {
+				route = route[i+1:]
+			}
+			if !strings.HasPrefix(route, "remote-access:") {
+				out = append(out, route)
+			}
+		}
+	}
+	sort.Strings(out)
+	return compact(out)
+}
+
+func compact(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func sameViolations(a, b residency.Result) bool {
+	return violationSummary(a) == violationSummary(b)
+}
+
+// violationSummary is the note of the Event on a violating workload.
+func violationSummary(res residency.Result) string {
+	var parts []string
+	for _, f := range res.Findings {
+		if f.Verdict == residency.Violation {
+			parts = append(parts, fmt.Sprintf("[%s] %s", f.Reason, f.Message))
+		}
+	}
+	return truncate(strings.Join(parts, "; "), 1024)
+}
+
+// SetupWithManager wires the watches that can change a workload's verdict:
+// the workload itself, its namespace's labels, the ConfigMaps it references,
+// ExternalName Services of its namespace, and the residency objects, each
+// mapped to exactly the workloads it can affect.
+func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	kind := r.Kind.Kind
+	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	enqueue := func(keys []findings.Key) []reconcile.Request {
+		out := make([]reconcile.Request, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: k.Name}})
+		}
+		return out
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return ctrl.NewControllerManagedBy(mgr).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&v1alpha1.Subprocessor{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			// Its routes, its state and its egress claims: the workloads that
+			// use it, and those with endpoints it may now claim.
+			keys := r.Store.UsingSubprocessors(kind, o.GetName())
+			keys = append(keys, r.Store.WithEndpoints(kind)...)
+			parents := subprocessorsNaming(ctx, r.Client, IndexSubprocessorSubprocessors, o.GetName())
+			keys = append(keys, r.Store.UsingSubprocessors(kind, requestNames(parents)...)...)
+			return enqueue(keys)
+		}), gen).
+		Watches(&v1alpha1.TransferBasis{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			subs := subprocessorsNaming(ctx, r.Client, IndexSubprocessorBases, o.GetName())
+			return enqueue(r.Store.UsingSubprocessors(kind, requestNames(subs)...))
+		}), gen).
+		Watches(&v1alpha1.ProcessingLocation{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			subs := subprocessorsNaming(ctx, r.Client, IndexSubprocessorLocations, o.GetName())
+			keys := r.Store.UsingSubprocessors(kind, requestNames(subs)...)
+			if loc, ok := o.(*v1alpha1.ProcessingLocation); ok && loc.Spec.ProviderRegion != "" {
+				keys = append(keys, r.Store.InRegions(kind, loc.Spec.ProviderRegion)...)
+			}
+			return enqueue(keys)
+		}), gen).
+		Watches(&v1alpha1.ResidencyPolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return r.all(ctx)
+		}), gen).
+		Watches(ns, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.all(ctx, client.InNamespace(o.GetName()))
+		}), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadConfigMaps: o.GetName()})
+		})).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.all(ctx, client.InNamespace(o.GetNamespace()))
+		}), builder.WithPredicates(externalNameChanged{})).
+		Named("workload-" + strings.ToLower(kind)).
+		Complete(r)
+}
+
+// all lists this kind's objects from the cache.
+func (r *WorkloadReconciler) all(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	list := r.Kind.NewList()
+	if err := r.List(ctx, list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		return nil
+	}
+	items, _ := meta.ExtractList(list)
+	out := make([]reconcile.Request, 0, len(items))
+	for _, it := range items {
+		o := it.(client.Object)
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}})
+	}
+	return out
+}
+
+func requestNames(reqs []reconcile.Request) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// externalNameChanged passes only ExternalName Services (or changes to or from that type).
+type externalNameChanged struct{ predicate.Funcs }
+
+func isExternalName(o client.Object) bool {
+	s, ok := o.(*corev1.Service)
+	return ok && s.Spec.Type == corev1.ServiceTypeExternalName
+}
+
+func (externalNameChanged) Create(e event.CreateEvent) bool { return isExternalName(e.Object) }
+func (externalNameChanged) Delete(e event.DeleteEvent) bool { return isExternalName(e.Object) }
+func (externalNameChanged) Update(e event.UpdateEvent) bool {
+	if !isExternalName(e.ObjectOld) && !isExternalName(e.ObjectNew) {
+		return false
+	}
+	o, n := e.ObjectOld.(*corev1.Service), e.ObjectNew.(*corev1.Service)
+	return o.Spec.Type != n.Spec.Type || o.Spec.ExternalName != n.Spec.ExternalName
+}
+func (externalNameChanged) Generic(event.GenericEvent) bool { return false }

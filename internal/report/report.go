@@ -1,0 +1,150 @@
+// Package report publishes workload findings where dashboards and people
+// look: OpenReports Reports (openreports.io/v1alpha1, read by Policy Reporter
+// and the tools that read Kyverno's reports) and Prometheus metrics.
+package report
+
+import (
+	"fmt"
+	"strconv"
+
+	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dataresidency/operator/internal/findings"
+	"github.com/dataresidency/operator/internal/residency"
+)
+
+const (
+	// Source is the report source, and Policy the policy name of every result.
+	Source = "dataresidency.io"
+	Policy = "data-residency"
+	// Name is the name of a namespace's first Report; further parts are Name-2, Name-3...
+	Name = "data-residency"
+	// LabelManagedBy marks the Reports this operator owns.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "dataresidency-operator"
+	// LabelPart numbers the parts of a namespace's report.
+	LabelPart = "dataresidency.io/report-part"
+
+	// MaxResultsPerReport bounds one Report. A result serialises to at most
+	// about 1.2 KiB (messages are cut at 700 bytes), so 500 results stay under
+	// 600 KiB, far below etcd's 1.5 MiB object limit, where Kyverno's single
+	// reports broke at about 2,000 pods in a namespace. Larger namespaces get
+	// more parts (data-residency, data-residency-2, ...).
+	MaxResultsPerReport = 500
+	maxMessage          = 700
+)
+
+// Build returns the Reports a namespace should have for its entries: one per
+// MaxResultsPerReport results, with one result per workload and flow, none
+// when the namespace has no evaluated workloads.
+func Build(namespace string, entries []findings.Entry, maxPerReport int) []*openreports.Report {
+	if maxPerReport <= 0 {
+		maxPerReport = MaxResultsPerReport
+	}
+	var results []openreports.ReportResult
+	for i := range entries {
+		results = append(results, resultsOf(&entries[i])...)
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	var out []*openreports.Report
+	for part := 0; part*maxPerReport < len(results); part++ {
+		end := min((part+1)*maxPerReport, len(results))
+		name := Name
+		if part > 0 {
+			name = fmt.Sprintf("%s-%d", Name, part+1)
+		}
+		r := &openreports.Report{
+			TypeMeta: metav1.TypeMeta{APIVersion: openreports.SchemeGroupVersion.String(), Kind: "Report"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name, Namespace: namespace,
+				Labels: map[string]string{LabelManagedBy: ManagedBy, LabelPart: strconv.Itoa(part + 1)},
+			},
+			Source:  Source,
+			Results: results[part*maxPerReport : end],
+		}
+		for _, res := range r.Results {
+			switch res.Result {
+			case "pass":
+				r.Summary.Pass++
+			case "warn":
+				r.Summary.Warn++
+			case "fail":
+				r.Summary.Fail++
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func resultsOf(e *findings.Entry) []openreports.ReportResult {
+	subject := corev1.ObjectReference{
+		APIVersion: e.Result.Resource.APIVersion, Kind: e.Key.Kind,
+		Namespace: e.Key.Namespace, Name: e.Key.Name, UID: e.UID,
+	}
+	out := make([]openreports.ReportResult, 0, len(e.Result.Findings))
+	for _, f := range e.Result.Findings {
+		rule := string(f.Reason)
+		if rule == "" {
+			rule = string(residency.Compliant)
+		}
+		props := map[string]string{}
+		set := func(k, v string) {
+			if v != "" {
+				props[k] = v
+			}
+		}
+		set("subprocessor", f.Subprocessor)
+		set("route", f.Route)
+		set("country", f.Country)
+		set("basis", f.Basis)
+		set("endpoint", f.Endpoint)
+		set("enforcement", e.Enforcement)
+		set("verdict", string(f.Verdict))
+		out = append(out, openreports.ReportResult{
+			Source:      Source,
+			Policy:      Policy,
+			Rule:        rule,
+			Category:    "GDPR Chapter V",
+			Severity:    severity(f.Verdict),
+			Timestamp:   metav1.Timestamp{Seconds: e.Since.Unix()},
+			Result:      outcome(f.Verdict),
+			Scored:      true,
+			Subjects:    []corev1.ObjectReference{subject},
+			Description: truncate(f.Message, maxMessage),
+			Properties:  props,
+		})
+	}
+	return out
+}
+
+func outcome(v residency.Verdict) openreports.Result {
+	switch v {
+	case residency.Violation:
+		return "fail"
+	case residency.Warning:
+		return "warn"
+	}
+	return "pass"
+}
+
+func severity(v residency.Verdict) openreports.ResultSeverity {
+	switch v {
+	case residency.Violation:
+		return "high"
+	case residency.Warning:
+		return "medium"
+	}
+	return "info"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
