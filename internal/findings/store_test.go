@@ -1,0 +1,53 @@
+package findings
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dataresidency/operator/internal/residency"
+)
+
+func TestStoreIndexesAndNotifies(t *testing.T) {
+	s := New()
+	var changes []Change
+	s.OnChange(func(c Change) { changes = append(changes, c) })
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	k := Key{Kind: "Deployment", Namespace: "shop", Name: "mailer"}
+	res := residency.Result{Verdict: residency.Compliant, Subprocessors: []string{"sendgrid"}, Findings: []residency.Finding{{Subprocessor: "sendgrid", Verdict: residency.Compliant}}}
+	s.Set(Entry{Key: k, UID: "u1", Result: res, Locations: []string{"sendgrid-us"}}, now)
+
+	if got := s.UsingSubprocessors("Deployment", "sendgrid"); !slices.Equal(got, []Key{k}) {
+		t.Errorf("UsingSubprocessors = %v", got)
+	}
+	if got := s.UsingSubprocessors("Pod", "sendgrid"); len(got) != 0 {
+		t.Errorf("kind filter ignored: %v", got)
+	}
+	if s.CountSubprocessor("sendgrid") != 1 || s.CountLocation("sendgrid-us") != 1 {
+		t.Errorf("counts %d %d", s.CountSubprocessor("sendgrid"), s.CountLocation("sendgrid-us"))
+	}
+	if len(changes) != 1 || changes[0].Namespace != "shop" || !slices.Equal(changes[0].Subprocessors, []string{"sendgrid"}) {
+		t.Errorf("changes = %+v", changes)
+	}
+
+	// The same result again: no notification, Since kept, evaluations counted.
+	s.Set(Entry{Key: k, UID: "u1", Result: res, Locations: []string{"sendgrid-us"}}, now.Add(time.Hour))
+	e, _ := s.Get(k)
+	if len(changes) != 1 || !e.Since.Equal(now) || e.Evaluations != 2 {
+		t.Errorf("unchanged re-evaluation: %d changes, since %s, %d evaluations", len(changes), e.Since, e.Evaluations)
+	}
+
+	// Moving to another subprocessor notifies both and reindexes.
+	res2 := residency.Result{Verdict: residency.Violation, Subprocessors: []string{"mailjet"}}
+	s.Set(Entry{Key: k, UID: "u1", Result: res2}, now.Add(2*time.Hour))
+	if !slices.Equal(changes[1].Subprocessors, []string{"mailjet", "sendgrid"}) || s.CountSubprocessor("sendgrid") != 0 {
+		t.Errorf("change %+v, sendgrid count %d", changes[1], s.CountSubprocessor("sendgrid"))
+	}
+	if sum := s.Summary(); sum != (Summary{Workloads: 1, Violations: 1}) {
+		t.Errorf("summary %+v", sum)
+	}
+	s.Delete(k)
+	if sum := s.Summary(); sum.Workloads != 0 || len(s.Namespaces()) != 0 || s.CountSubprocessor("mailjet") != 0 {
+		t.Errorf("after delete: %+v %v", sum, s.Namespaces())
+	}
+}
