@@ -536,6 +536,15 @@ func (w *walker) cover(owner *subFacts, route, subject, country string, loc Loca
 		return row
 	}
 
+	// A subprocessor that may receive anonymous data only receives no personal
+	// data: its routes are not transfers under GDPR Chapter V. (A workload that
+	// declares personal data to it is an AnonymousOnly violation instead.)
+	if owner.anonymousOnly {
+		t.Covered = true
+		t.Message = fmt.Sprintf("%s needs no basis: %s receives anonymous data only (spec.dataAccess AnonymousOnly)", subject, owner.name)
+		return row
+	}
+
 	// PartiallyAdequate or ThirdCountry: a valid basis of the owner that lists
 	// the country, of a mechanism that can cover it.
 	partial := loc.Classification == v1alpha1.ClassificationPartiallyAdequate

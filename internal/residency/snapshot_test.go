@@ -413,3 +413,24 @@ func TestCompileIgnoresNilAndNameless(t *testing.T) {
 		t.Error("Evaluate(nil)")
 	}
 }
+
+// An AnonymousOnly subprocessor receives no personal data: its third-country
+// routes need no basis and it is Approved (seed 001: Sentry in the US).
+func TestAnonymousOnlySubprocessorNeedsNoBasis(t *testing.T) {
+	s := Compile(DefaultCatalog(), Inputs{
+		Locations:     []*v1alpha1.ProcessingLocation{mkLoc("sentry-us", "US", "")},
+		Subprocessors: []*v1alpha1.Subprocessor{mkSub("sentry", locs("sentry-us"), remote("US"), anonymousOnly())},
+	}, utc("2026-11-22"))
+	r, ok := s.Subprocessor("sentry")
+	if !ok || r.State != v1alpha1.SubprocessorApproved {
+		t.Fatalf("state = %s (%s), want Approved", r.State, r.Message)
+	}
+	for _, tr := range r.Transfers {
+		if !tr.Covered || !strings.Contains(tr.Message, "anonymous data only") {
+			t.Errorf("route %s: covered=%v %q", tr.Route, tr.Covered, tr.Message)
+		}
+	}
+	// Declaring personal data to it is still a violation.
+	res := evalDeployment(t, s, deployment("app", flowAnn("sentry", "user.contact.email")))
+	mustFinding(t, res, ReasonAnonymousOnly)
+}
