@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,10 +55,22 @@ func PodContext(ctx context.Context, r client.Reader, namespace string, spec *co
 // the ExternalName Services of a namespace.
 const IndexServiceType = "spec.type"
 
-// SetupIndexes registers the indexes PodContext relies on. Call it once per
-// manager, before the cache starts.
+// SetupIndexes registers the indexes PodContext relies on, before the cache
+// starts. Both the workload controller and the admission webhook need them, so
+// it is idempotent per indexer: a second call on the same manager's indexer
+// does nothing (registering a field twice is an error in controller-runtime).
 func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
-	return idx.IndexField(ctx, &corev1.Service{}, IndexServiceType, func(o client.Object) []string {
+	if _, done := indexed.LoadOrStore(idx, struct{}{}); done {
+		return nil
+	}
+	err := idx.IndexField(ctx, &corev1.Service{}, IndexServiceType, func(o client.Object) []string {
 		return []string{string(o.(*corev1.Service).Spec.Type)}
 	})
+	if err != nil {
+		indexed.Delete(idx)
+	}
+	return err
 }
+
+// indexed holds the indexers SetupIndexes has registered with.
+var indexed sync.Map

@@ -1,0 +1,330 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	authnv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/state"
+)
+
+// memReader stands in for the informer cache in benchmarks: the fake client
+// round-trips every object through JSON and would measure itself. Like the
+// cache, it copies on Get and, listed with UnsafeDisableDeepCopy, copies item
+// structs but not what they point to.
+type memReader struct {
+	namespaces map[string]map[string]string
+	configMaps map[string]*corev1.ConfigMap // "ns/name"
+	services   []corev1.Service
+	locations  []v1alpha1.ProcessingLocation
+	bases      []v1alpha1.TransferBasis
+	subs       []v1alpha1.Subprocessor
+	policies   []v1alpha1.ResidencyPolicy
+}
+
+func (m *memReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	switch o := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		labels, ok := m.namespaces[key.Name]
+		if !ok {
+			return notFound(key.Name)
+		}
+		o.Name, o.Labels = key.Name, make(map[string]string, len(labels))
+		for k, v := range labels {
+			o.Labels[k] = v
+		}
+		return nil
+	case *corev1.ConfigMap:
+		cm, ok := m.configMaps[key.Namespace+"/"+key.Name]
+		if !ok {
+			return notFound(key.Name)
+		}
+		cm.DeepCopyInto(o)
+		return nil
+	}
+	return fmt.Errorf("memReader: Get %T", obj)
+}
+
+func (m *memReader) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	lo := (&client.ListOptions{}).ApplyOptions(opts)
+	switch l := list.(type) {
+	case *v1alpha1.ProcessingLocationList:
+		l.Items = append(l.Items[:0], m.locations...)
+	case *v1alpha1.TransferBasisList:
+		l.Items = append(l.Items[:0], m.bases...)
+	case *v1alpha1.SubprocessorList:
+		l.Items = append(l.Items[:0], m.subs...)
+	case *v1alpha1.ResidencyPolicyList:
+		l.Items = append(l.Items[:0], m.policies...)
+	case *corev1.ServiceList:
+		l.Items = l.Items[:0]
+		for i := range m.services {
+			s := &m.services[i]
+			if s.Namespace == lo.Namespace && string(s.Spec.Type) == strings.TrimPrefix(lo.FieldSelector.String(), state.IndexServiceType+"=") {
+				l.Items = append(l.Items, *s)
+			}
+		}
+	default:
+		return fmt.Errorf("memReader: List %T", list)
+	}
+	return nil
+}
+
+func notFound(name string) error {
+	return &apiStatusError{metav1.Status{Status: metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound, Message: name + " not found"}}
+}
+
+type apiStatusError struct{ s metav1.Status }
+
+func (e *apiStatusError) Error() string         { return e.s.Message }
+func (e *apiStatusError) Status() metav1.Status { return e.s }
+
+// benchWorld is the catalog of the unit tests with a few dozen more
+// subprocessors, so that attribution has something to search.
+func benchWorld() *memReader {
+	m := &memReader{namespaces: map[string]map[string]string{}, configMaps: map[string]*corev1.ConfigMap{}}
+	for _, o := range catalogObjects() {
+		switch o := o.(type) {
+		case *v1alpha1.ProcessingLocation:
+			m.locations = append(m.locations, *o)
+		case *v1alpha1.TransferBasis:
+			m.bases = append(m.bases, *o)
+		case *v1alpha1.Subprocessor:
+			m.subs = append(m.subs, *o)
+		case *v1alpha1.ResidencyPolicy:
+			m.policies = append(m.policies, *o)
+		}
+	}
+	for i := 0; i < 40; i++ {
+		loc := fmt.Sprintf("vendor-%02d-eu", i)
+		m.locations = append(m.locations, v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: loc, UID: types.UID("l" + loc)}, Spec: v1alpha1.ProcessingLocationSpec{Country: "DE"}})
+		m.subs = append(m.subs, v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("vendor-%02d", i), UID: types.UID("s" + loc)}, Spec: v1alpha1.SubprocessorSpec{
+			LegalName: "Vendor GmbH", Country: "DE", Purpose: "testing", ProcessingLocations: []v1alpha1.ObjectName{v1alpha1.ObjectName(loc)},
+			Egress: &v1alpha1.Egress{Hosts: []string{fmt.Sprintf("api.vendor%02d.example.de", i), fmt.Sprintf("*.cdn.vendor%02d.de", i)}},
+		}})
+	}
+	for _, o := range namespaceObjects() {
+		m.namespaces[o.GetName()] = o.GetLabels()
+	}
+	m.configMaps[nsDeny+"/mailer-config"] = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mailer-config", Namespace: nsDeny},
+		Data: map[string]string{"SMTP_HOST": "smtp-relay.brevo.com:587", "LOG_LEVEL": "info", "FEATURE_FLAGS": "a,b,c"}}
+	for i := 0; i < 30; i++ {
+		typ := corev1.ServiceTypeClusterIP
+		if i%10 == 0 {
+			typ = corev1.ServiceTypeExternalName
+		}
+		m.services = append(m.services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc-%02d", i), Namespace: nsDeny},
+			Spec: corev1.ServiceSpec{Type: typ, ExternalName: "db.vendor03.example.de"}})
+	}
+	return m
+}
+
+// realisticDeployment is a ~10 KB Deployment as a team ships it: an app, a
+// sidecar and an init container, fifty-odd environment variables (URLs,
+// cluster-internal names, ConfigMap references), probes, resources, volumes.
+func realisticDeployment() *appsv1.Deployment {
+	d := mailer(nsDeny, "brevo")
+	d.Labels = map[string]string{"app.kubernetes.io/name": "mailer", "app.kubernetes.io/part-of": "shop", "app.kubernetes.io/version": "4.2.1", "team": "growth"}
+	d.Annotations = map[string]string{"deployment.kubernetes.io/revision": "17", "meta.helm.sh/release-name": "shop", "meta.helm.sh/release-namespace": nsDeny}
+	d.Spec.Template.Annotations[v1alpha1.AnnotationEgress] = "https://api.brevo.com, smtp-relay.brevo.com:587"
+	d.Spec.Template.Annotations["prometheus.io/scrape"] = "true"
+	var env []corev1.EnvVar
+	for i := 0; i < 40; i++ {
+		var v string
+		switch i % 5 {
+		case 0:
+			v = fmt.Sprintf("http://backend-%d.%s.svc.cluster.local:8080/api/v1", i, nsDeny)
+		case 1:
+			v = fmt.Sprintf("redis-%d:6379", i)
+		case 2:
+			v = fmt.Sprintf("https://api.vendor%02d.example.de/v2/", i%40)
+		case 3:
+			v = fmt.Sprintf("value-%d-with-no-endpoint-in-it", i)
+		default:
+			v = fmt.Sprintf("%d", i*1000)
+		}
+		env = append(env, corev1.EnvVar{Name: fmt.Sprintf("SETTING_NUMBER_%02d", i), Value: v})
+	}
+	env = append(env,
+		corev1.EnvVar{Name: "SMTP_HOST", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "mailer-config"}, Key: "SMTP_HOST"}}},
+		corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		corev1.EnvVar{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}},
+	)
+	res := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 10}
+	sc := &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	spec := &d.Spec.Template.Spec
+	spec.InitContainers = []corev1.Container{{Name: "migrate", Image: "registry.example/shop/mailer:4.2.1", Command: []string{"/mailer", "migrate"}, Env: env[:10], Resources: res, SecurityContext: sc}}
+	spec.Containers = []corev1.Container{
+		{Name: "mailer", Image: "registry.example/shop/mailer:4.2.1", Args: []string{"--port=8080", "--log-format=json"}, Env: env,
+			EnvFrom:   []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mailer-config"}}}},
+			Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "metrics", ContainerPort: 9090}},
+			Resources: res, LivenessProbe: probe, ReadinessProbe: probe, SecurityContext: sc,
+			VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "templates", MountPath: "/etc/mailer/templates"}}},
+		{Name: "otel", Image: "otel/opentelemetry-collector:0.100.0", Env: []corev1.EnvVar{{Name: "OTLP_ENDPOINT", Value: "http://otel-collector.observability:4317"}},
+			Resources: res, SecurityContext: sc},
+	}
+	spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "templates", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mailer-templates"}}}}}
+	spec.ServiceAccountName = "mailer"
+	spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+	spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}}
+	return d
+}
+
+// reviewBody is the AdmissionReview the API server would send for creating obj.
+func reviewBody(tb testing.TB, gvk metav1.GroupVersionKind, resourceName, ns, name string, obj runtime.Object) []byte {
+	tb.Helper()
+	ar := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: "0a1b2c3d-0000-4000-8000-000000000000", Kind: gvk, Resource: metav1.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: resourceName},
+			RequestKind: &gvk, Namespace: ns, Name: name, Operation: admissionv1.Create,
+			UserInfo: authnv1.UserInfo{Username: "system:serviceaccount:ci:deployer", Groups: []string{"system:serviceaccounts", "system:authenticated"}},
+			Object:   raw(tb, obj), DryRun: ptr.To(false), Options: runtime.RawExtension{Raw: []byte(`{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":"kubectl-client-side-apply"}`)},
+		},
+	}
+	b, err := json.Marshal(ar)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func benchHandler(tb testing.TB) (http.Handler, []byte) {
+	tb.Helper()
+	m := benchWorld()
+	st := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
+	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second}
+	h := &admission.Webhook{Handler: v}
+	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", realisticDeployment())
+	// The answer must be a real one: admitted, compliant, flows attributed.
+	rec := serve(h, body)
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || !out.Response.Allowed ||
+		out.Response.AuditAnnotations[AuditDecision] != DecisionAllowed {
+		tb.Fatalf("unexpected answer %s (err %v)", rec.Body.String(), err)
+	}
+	return h, body
+}
+
+func serve(h http.Handler, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, WorkloadsPath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// BenchmarkHandleDeployment sends a realistic ~10 KB Deployment
+// AdmissionReview through the HTTP handler: decode the review and the object,
+// read the snapshot, Namespace, ConfigMap and Services from the (in-memory)
+// cache, evaluate, encode the answer.
+func BenchmarkHandleDeployment(b *testing.B) {
+	h, body := benchHandler(b)
+	b.Logf("AdmissionReview: %d bytes", len(body))
+	b.Run("sequential", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for i := 0; i < b.N; i++ {
+			serve(h, body)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				serve(h, body)
+			}
+		})
+	})
+}
+
+// BenchmarkDecodeDeployment compares the decoder the webhook uses with the
+// universal deserializer of a scheme holding the same kinds.
+func BenchmarkDecodeDeployment(b *testing.B) {
+	rawObj := raw(b, realisticDeployment()).Raw
+	b.Run("sigs.k8s.io/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := decodeInto(rawObj, &appsv1.Deployment{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("universal-deserializer", func(b *testing.B) {
+		dec := serializer.NewCodecFactory(testScheme()).UniversalDeserializer()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := dec.Decode(rawObj, nil, &appsv1.Deployment{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// measureLatency runs fn n times and returns the 50th and 99th percentile
+// and the maximum of its durations. `make bench` reads what it logs.
+func measureLatency(n int, fn func()) (p50, p99, max time.Duration) {
+	d := make([]time.Duration, n)
+	for i := range d {
+		start := time.Now()
+		fn()
+		d[i] = time.Since(start)
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[n/2], d[(n*99)/100], d[n-1]
+}
+
+// TestHandleDeploymentLatency measures p50/p99 of the handler over many
+// requests. The target is p99 < 200µs; it is enforced when
+// WEBHOOK_LATENCY_STRICT=1 (`make bench`), and only a gross regression fails
+// an ordinary run on a busy machine.
+func TestHandleDeploymentLatency(t *testing.T) {
+	h, body := benchHandler(t)
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	for i := 0; i < 100; i++ { // warm up: the snapshot compiles, the annotation cache fills
+		serve(h, body)
+	}
+	p50, p99, max := measureLatency(n, func() { serve(h, body) })
+	t.Logf("HandleDeployment over %d requests of %d bytes: p50 %v, p99 %v, max %v", n, len(body), p50, p99, max)
+	limit := 50 * time.Millisecond
+	if os.Getenv("WEBHOOK_LATENCY_STRICT") == "1" {
+		limit = 200 * time.Microsecond
+	}
+	if p99 > limit {
+		t.Errorf("p99 %v exceeds %v", p99, limit)
+	}
+}

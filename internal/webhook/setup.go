@@ -1,0 +1,134 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/dataresidency/operator/internal/state"
+)
+
+// Paths the webhooks are served on (the +kubebuilder:webhook markers in doc.go).
+const (
+	WorkloadsPath = "/validate-workloads"
+	CatalogPath   = "/validate-catalog"
+)
+
+// Options configure the webhooks.
+type Options struct {
+	// Namespace is the operator's own namespace: never evaluated nor blocked,
+	// so that the operator can always be repaired.
+	Namespace string
+	// ExemptNamespaces are never evaluated nor blocked either; nil means
+	// kube-system. (config/default also keeps both out with a namespaceSelector;
+	// this holds where that selector is missing, as in tests.)
+	ExemptNamespaces []string
+	// NamespaceWait bounds the wait for a just-created Namespace to reach the
+	// cache (default 2s, within the 5s admission timeout).
+	NamespaceWait time.Duration
+	// CatalogBudget bounds the catalog webhook's impact scan (default 3s).
+	CatalogBudget time.Duration
+}
+
+// Webhooks are the two admission handlers, ready to be registered.
+type Webhooks struct {
+	Workloads *WorkloadValidator
+	Catalog   *CatalogValidator
+
+	synced atomic.Bool
+}
+
+// Setup builds the webhooks on the manager's cache and registers, before the
+// manager starts, the informers they read (Namespaces as metadata only, the
+// seven workload kinds, ConfigMaps and Services), so that these sync with the
+// cache instead of on the first request. It takes the shared snapshot provider
+// (controllers.Setup's) and does not register field indexes: the caller
+// registers state.SetupIndexes on mgr (it is idempotent per manager).
+//
+// Setup does not serve anything: call Register once the serving certificate
+// is in place.
+func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Options) (*Webhooks, error) {
+	if st == nil {
+		return nil, errors.New("webhook.Setup: a state.Provider is required")
+	}
+	exempt := map[string]bool{}
+	if opts.ExemptNamespaces == nil {
+		opts.ExemptNamespaces = []string{metav1.NamespaceSystem}
+	}
+	for _, ns := range opts.ExemptNamespaces {
+		exempt[ns] = true
+	}
+	if opts.Namespace != "" {
+		exempt[opts.Namespace] = true
+	}
+	if opts.NamespaceWait <= 0 {
+		opts.NamespaceWait = 2 * time.Second
+	}
+	if opts.CatalogBudget <= 0 {
+		opts.CatalogBudget = 3 * time.Second
+	}
+	reader := mgr.GetCache()
+	nsMeta := &metav1.PartialObjectMetadata{}
+	nsMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	for _, o := range []client.Object{
+		nsMeta, &corev1.ConfigMap{}, &corev1.Service{}, &corev1.Pod{},
+		&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.DaemonSet{}, &appsv1.ReplicaSet{},
+		&batchv1.Job{}, &batchv1.CronJob{},
+	} {
+		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
+			return nil, err
+		}
+	}
+	w := &Webhooks{
+		Workloads: &WorkloadValidator{State: st, Reader: reader, Exempt: exempt, NamespaceWait: opts.NamespaceWait},
+		Catalog:   &CatalogValidator{State: st, Reader: reader, Exempt: exempt, Budget: opts.CatalogBudget},
+	}
+	// Mark the webhooks ready once the cache has synced, for the readiness probe.
+	err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if mgr.GetCache().WaitForCacheSync(ctx) {
+			w.synced.Store(true)
+		}
+		<-ctx.Done()
+		return nil
+	}))
+	return w, err
+}
+
+// Register serves the two webhooks on srv.
+func (w *Webhooks) Register(srv webhook.Server) {
+	srv.Register(WorkloadsPath, &admission.Webhook{Handler: w.Workloads, RecoverPanic: ptr.To(true)})
+	srv.Register(CatalogPath, &admission.Webhook{Handler: w.Catalog, RecoverPanic: ptr.To(true)})
+}
+
+// Synced reports whether the cache the webhooks read has synced.
+func (w *Webhooks) Synced() bool { return w.synced.Load() }
+
+// ReadyCheck is a readiness check for the manager: ready once the cache has
+// synced and served reports the server started and reachable. served is nil
+// until the server is registered (the certificate may not be there yet).
+func (w *Webhooks) ReadyCheck(served func() healthz.Checker) healthz.Checker {
+	return func(req *http.Request) error {
+		if !w.Synced() {
+			return errors.New("the webhooks' cache has not synced yet")
+		}
+		chk := served()
+		if chk == nil {
+			return errors.New("the webhook server is waiting for its certificate")
+		}
+		return chk(req)
+	}
+}
