@@ -26,7 +26,6 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/state"
@@ -144,7 +143,7 @@ func benchWorld() *memReader {
 }
 
 // realisticDeployment is a ~10 KB Deployment as a team ships it: an app, a
-// sidecar and an init container, fifty-odd environment variables (URLs,
+// sidecar and an init container, about eighty environment variables (URLs,
 // cluster-internal names, ConfigMap references), probes, resources, volumes.
 func realisticDeployment() *appsv1.Deployment {
 	d := mailer(nsDeny, "brevo")
@@ -153,7 +152,7 @@ func realisticDeployment() *appsv1.Deployment {
 	d.Spec.Template.Annotations[v1alpha1.AnnotationEgress] = "https://api.brevo.com, smtp-relay.brevo.com:587"
 	d.Spec.Template.Annotations["prometheus.io/scrape"] = "true"
 	var env []corev1.EnvVar
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 75; i++ {
 		var v string
 		switch i % 5 {
 		case 0:
@@ -224,7 +223,7 @@ func benchHandler(tb testing.TB) (http.Handler, []byte) {
 	m := benchWorld()
 	st := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
 	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second}
-	h := &admission.Webhook{Handler: v}
+	h := Serve(v)
 	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", realisticDeployment())
 	// The answer must be a real one: admitted, compliant, flows attributed.
 	rec := serve(h, body)

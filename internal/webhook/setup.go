@@ -110,8 +110,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 
 // Register serves the two webhooks on srv.
 func (w *Webhooks) Register(srv webhook.Server) {
-	srv.Register(WorkloadsPath, &admission.Webhook{Handler: w.Workloads, RecoverPanic: ptr.To(true)})
-	srv.Register(CatalogPath, &admission.Webhook{Handler: w.Catalog, RecoverPanic: ptr.To(true)})
+	srv.Register(WorkloadsPath, Serve(w.Workloads))
+	srv.Register(CatalogPath, Serve(w.Catalog))
+}
+
+// Serve returns the HTTP handler of an admission handler: controller-runtime's
+// admission.Webhook (panics recovered, request logger, completed response)
+// behind a lean AdmissionReview codec.
+func Serve(h admission.Handler) http.Handler {
+	return &reviewServer{webhook: &admission.Webhook{Handler: h, RecoverPanic: ptr.To(true)}}
 }
 
 // Synced reports whether the cache the webhooks read has synced.
