@@ -48,6 +48,10 @@ func (s *reviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, err)
 		return
 	}
+	if len(body) == 0 {
+		s.fail(w, http.StatusBadRequest, errors.New("request body is empty"))
+		return
+	}
 	if len(body) > maxReviewBytes {
 		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request entity is too large; limit is %d bytes", maxReviewBytes))
 		return
