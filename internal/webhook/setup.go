@@ -97,8 +97,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 		Workloads: &WorkloadValidator{State: st, Reader: reader, Exempt: exempt, NamespaceWait: opts.NamespaceWait},
 		Catalog:   &CatalogValidator{State: st, Reader: reader, Exempt: exempt, Budget: opts.CatalogBudget},
 	}
-	// Mark the webhooks ready once the cache has synced, for the readiness probe.
-	err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	// Mark the webhooks ready once the cache has synced, for the readiness
+	// probe, on every replica: each serves the webhooks, leader or not.
+	err := mgr.Add(everyReplica(func(ctx context.Context) error {
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			w.synced.Store(true)
 		}
@@ -107,6 +108,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	}))
 	return w, err
 }
+
+// everyReplica is a runnable that does not wait for leader election.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
+
+var _ manager.LeaderElectionRunnable = everyReplica(nil)
 
 // Register serves the two webhooks on srv.
 func (w *Webhooks) Register(srv webhook.Server) {
