@@ -92,6 +92,14 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	if v.Exempt[ns] {
 		return exempt()
 	}
+	snap, err := v.State.Snapshot(ctx)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("data residency webhook: reading the residency catalog from the cache: %w", err))
+	}
+	pol := snap.Policy()
+	if pol.Excluded(ns) {
+		return exempt()
+	}
 	if err := decodeInto(req.Object.Raw, obj); err != nil {
 		return admission.Errored(http.StatusBadRequest, decodeError(req.Kind, ns, req.Name, err))
 	}
@@ -99,6 +107,9 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	if w.Ref.Name == "" {
 		// generateName: the API server may not have chosen the name yet.
 		w.Ref.Name = req.Name
+		if meta, ok := obj.(metav1.Object); ok && w.Ref.Name == "" && meta.GetGenerateName() != "" {
+			w.Ref.Name = meta.GetGenerateName() + "*"
+		}
 	}
 	if w.Ref.Namespace == "" {
 		w.Ref.Namespace = ns
@@ -109,14 +120,6 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 		return exempt()
 	}
 
-	snap, err := v.State.Snapshot(ctx)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("data residency webhook: reading the residency catalog from the cache: %w", err))
-	}
-	pol := snap.Policy()
-	if pol.Excluded(ns) {
-		return exempt()
-	}
 	labels, err := v.namespaceLabels(ctx, ns)
 	if err != nil {
 		return admission.Errored(http.StatusServiceUnavailable, err)
