@@ -1,0 +1,360 @@
+// Command scale measures the operator at cluster scale, against a real
+// kube-apiserver (test/cluster, control plane only) and the manager as its own
+// process: the time until every namespace's Report is current after the
+// operator starts over 10,000 existing Deployments, the time until the Reports
+// reflect the invalidation of a TransferBasis that 1,000 of them rest on, the
+// manager's peak RSS and its memory per cached workload. It prints one JSON
+// object on stdout; hack/bench.sh writes it into bench/results.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/controllers"
+	"github.com/dataresidency/operator/internal/testenv"
+	"github.com/dataresidency/operator/test/cluster"
+)
+
+type result struct {
+	Deployments           int     `json:"deployments"`
+	Namespaces            int     `json:"namespaces"`
+	Subprocessors         int     `json:"subprocessors"`
+	Bases                 int     `json:"bases"`
+	Locations             int     `json:"locations"`
+	CreateSeconds         float64 `json:"createSeconds"`
+	ColdStartSeconds      float64 `json:"coldStartSeconds"`
+	InvalidationWorkloads int     `json:"invalidationWorkloads"`
+	InvalidationSeconds   float64 `json:"invalidationSeconds"`
+	PeakRSSMiB            float64 `json:"peakRssMiB"`
+	RSSMiBAfter           float64 `json:"rssMiBAfter"`
+	RSSBytesPerWorkload   float64 `json:"rssBytesPerWorkload"`
+	ManagerCPUSeconds     float64 `json:"managerCpuSeconds"`
+	ReportsChecked        int     `json:"reportsChecked"`
+}
+
+var waitLimit = 5 * time.Minute
+
+func main() {
+	var (
+		deployments = flag.Int("deployments", 10000, "Deployments to create")
+		namespaces  = flag.Int("namespaces", 100, "namespaces to spread them over")
+		subs        = flag.Int("subprocessors", 200, "Subprocessors in the catalog")
+		affected    = flag.Int("affected", 1000, "Deployments resting on the basis that is invalidated")
+		manager     = flag.String("manager", filepath.Join(testenv.Root(), "bin", "manager"), "manager binary")
+		workers     = flag.Int("concurrency", 32, "concurrent creates")
+	)
+	flag.Parse()
+	if err := run(*deployments, *namespaces, *subs, *affected, *workers, *manager); err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "scale-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cl, err := cluster.Start(ctx, cluster.Options{Dir: dir, SkipControllerManager: true, SkipScheduler: true, SkipKwok: true})
+	if err != nil {
+		return err
+	}
+	defer cl.Stop()
+	if err := installCRDs(cl.Kubeconfig()); err != nil {
+		return err
+	}
+	cfg := rest.CopyConfig(cl.RESTConfig())
+	cfg.QPS, cfg.Burst = 2000, 4000
+	c, err := client.New(cfg, client.Options{Scheme: controllers.NewScheme()})
+	if err != nil {
+		return err
+	}
+	res := result{Deployments: nDeploy, Namespaces: nNS, Subprocessors: nSubs, Bases: nSubs / 2, Locations: 50, InvalidationWorkloads: nAffected}
+
+	// The catalog: 50 locations (half EEA, half US), 100 SCC bases, 200 subprocessors.
+	logf("creating the catalog")
+	var objs []client.Object
+	for i := 0; i < res.Locations; i++ {
+		country := "DE"
+		if i%2 == 1 {
+			country = "US"
+		}
+		objs = append(objs, &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("loc-%03d", i)},
+			Spec: v1alpha1.ProcessingLocationSpec{Country: v1alpha1.CountryCode(country)}})
+	}
+	for i := 0; i < res.Bases; i++ {
+		objs = append(objs, &v1alpha1.TransferBasis{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("basis-%03d", i)},
+			Spec: v1alpha1.TransferBasisSpec{Mechanism: v1alpha1.MechanismStandardContractualClauses, Countries: []v1alpha1.CountryCode{"US"}}})
+	}
+	for i := 0; i < nSubs; i++ {
+		objs = append(objs, &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sub-%03d", i)},
+			Spec: v1alpha1.SubprocessorSpec{
+				LegalName: fmt.Sprintf("Vendor %d Inc.", i), Country: "US", Purpose: "benchmark",
+				DataCategories:      []v1alpha1.DataCategory{"user.contact", "user.name"},
+				ProcessingLocations: []v1alpha1.ObjectName{v1alpha1.ObjectName(fmt.Sprintf("loc-%03d", i%res.Locations))},
+				TransferBases:       []v1alpha1.ObjectName{v1alpha1.ObjectName(fmt.Sprintf("basis-%03d", basisOf(i, res.Bases)))},
+				Egress:              &v1alpha1.Egress{Hosts: []string{fmt.Sprintf("*.vendor-%d.example", i)}},
+			}})
+	}
+	objs = append(objs, &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
+	for i := 0; i < nNS; i++ {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("team-%03d", i),
+			Labels: map[string]string{v1alpha1.LabelEnforcement: "audit"}}})
+	}
+	if err := createAll(ctx, c, objs, workers); err != nil {
+		return err
+	}
+
+	// The workloads: the first nAffected use sub-001, the only subprocessor
+	// resting on basis-001; the others spread over sub-002..sub-199.
+	logf("creating %d Deployments in %d namespaces", nDeploy, nNS)
+	objs = objs[:0]
+	affectedSet := map[string]bool{}
+	for i := 0; i < nDeploy; i++ {
+		sub := 2 + i%(nSubs-2) // never sub-000/sub-001 by default
+		if i < nAffected {
+			sub = 1 // sub-001 rests on basis-001
+		}
+		ns := fmt.Sprintf("team-%03d", i%nNS)
+		name := fmt.Sprintf("app-%05d", i)
+		if i < nAffected {
+			affectedSet[ns+"/"+name] = true
+		}
+		objs = append(objs, benchDeployment(ns, name, sub))
+	}
+	start := time.Now()
+	if err := createAll(ctx, c, objs, workers); err != nil {
+		return err
+	}
+	res.CreateSeconds = time.Since(start).Seconds()
+	logf("created in %.1fs", res.CreateSeconds)
+
+	// Cold start of the operator.
+	logf("starting the manager")
+	mgr := exec.Command(managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=error")
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+cl.Kubeconfig(), "ENABLE_WEBHOOKS=false")
+	mgr.Stderr = os.Stderr
+	start = time.Now()
+	if err := mgr.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
+	var peak atomic.Int64
+	stopRSS := watchRSS(mgr.Process.Pid, &peak)
+	defer stopRSS()
+	if err := waitReports(ctx, c, nDeploy, nil, &res); err != nil {
+		return err
+	}
+	res.ColdStartSeconds = time.Since(start).Seconds()
+	logf("every Report current %.1fs after start", res.ColdStartSeconds)
+
+	// Invalidate basis-001: the affected Deployments must all fail.
+	var tb v1alpha1.TransferBasis
+	if err := c.Get(ctx, types.NamespacedName{Name: "basis-001"}, &tb); err != nil {
+		return err
+	}
+	tb.Spec.Mechanism = v1alpha1.MechanismPrivacyShield
+	start = time.Now()
+	if err := c.Update(ctx, &tb); err != nil {
+		return err
+	}
+	if err := waitReports(ctx, c, nDeploy, affectedSet, &res); err != nil {
+		return err
+	}
+	res.InvalidationSeconds = time.Since(start).Seconds()
+	logf("the %d affected workloads fail in their Reports %.2fs after the invalidation", nAffected, res.InvalidationSeconds)
+
+	res.PeakRSSMiB = float64(peak.Load()) / (1 << 20)
+	if cpu, err := cpuSeconds(mgr.Process.Pid); err == nil {
+		res.ManagerCPUSeconds = cpu
+	}
+	if rss, err := statusKB(mgr.Process.Pid, "VmRSS:"); err == nil {
+		res.RSSMiBAfter = float64(rss) / 1024
+		res.RSSBytesPerWorkload = float64(rss*1024) / float64(nDeploy)
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// benchDeployment declares subprocessor sub and talks to its API (discovered
+// from the environment and attributed to it by its egress claim).
+func benchDeployment(ns, name string, sub int) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: map[string]string{
+			v1alpha1.AnnotationSubprocessors:  fmt.Sprintf("sub-%03d", sub),
+			v1alpha1.AnnotationDataCategories: "user.contact.email,user.name",
+		}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "app", Image: "registry.example/app:1",
+					Env: []corev1.EnvVar{
+						{Name: "DATABASE_URL", Value: "postgres://db." + ns + ".svc.cluster.local:5432/app"},
+						{Name: "API_ENDPOINT", Value: fmt.Sprintf("https://api.vendor-%d.example/v1", sub)},
+						{Name: "LOG_LEVEL", Value: "info"},
+					},
+				}}},
+			},
+		},
+	}
+}
+
+func createAll(ctx context.Context, c client.Client, objs []client.Object, workers int) error {
+	var wg sync.WaitGroup
+	ch := make(chan client.Object)
+	var firstErr error
+	var mu sync.Mutex
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range ch {
+				if err := c.Create(ctx, o); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("create %s: %w", o.GetName(), err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, o := range objs {
+		ch <- o
+	}
+	close(ch)
+	wg.Wait()
+	return firstErr
+}
+
+// waitReports polls the Reports until every Deployment has results and, when
+// failing is given, exactly those workloads fail.
+func waitReports(ctx context.Context, c client.Client, n int, failing map[string]bool, res *result) error {
+	deadline := time.Now().Add(waitLimit)
+	for {
+		var list openreports.ReportList
+		if err := c.List(ctx, &list); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		fails := 0
+		wrong := 0
+		var sample string
+		for _, r := range list.Items {
+			for _, rr := range r.Results {
+				key := r.Namespace + "/" + rr.Subjects[0].Name
+				seen[key] = true
+				if rr.Result == "fail" {
+					if failing[key] {
+						fails++
+					} else {
+						wrong++
+						sample = key + " " + rr.Rule + ": " + rr.Description
+					}
+				}
+			}
+		}
+		res.ReportsChecked = len(list.Items)
+		done := len(seen) == n && wrong == 0 && (failing == nil || fails >= len(failing))
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("reports not current after %s: %d of %d workloads seen, %d of %d failing, %d unexpected failures (e.g. %s)",
+				waitLimit, len(seen), n, fails, len(failing), wrong, sample)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func watchRSS(pid int, peak *atomic.Int64) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if v, err := statusKB(pid, "VmHWM:"); err == nil && v*1024 > peak.Load() {
+					peak.Store(v * 1024)
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func statusKB(pid int, field string) (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, field) {
+			f := strings.Fields(line)
+			return strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not found", field)
+}
+
+func cpuSeconds(pid int) (float64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil
+}
+
+// basisOf gives subprocessor i its basis; only sub-001 rests on basis-001.
+func basisOf(i, bases int) int {
+	b := i % bases
+	if b == 1 && i != 1 {
+		b = 2
+	}
+	return b
+}
+
+func installCRDs(kubeconfig string) error {
+	for _, dir := range []string{"config/crd/bases", "config/crd/external"} {
+		cmd := exec.Command("kubectl", "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", filepath.Join(testenv.Root(), dir))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("installing CRDs: %v\n%s", err, out)
+		}
+	}
+	time.Sleep(2 * time.Second) // let the CRDs be established
+	return nil
+}
