@@ -25,6 +25,8 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and ma
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role webhook paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac \
 		output:webhook:artifacts:config=config/webhook
+	# residencyctl validates residency objects against the CRDs it embeds.
+	rm -f internal/cli/crds/*.yaml && cp config/crd/bases/*.yaml internal/cli/crds/
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
@@ -45,7 +47,21 @@ lint: $(GOLANGCI) ## golangci-lint (installed from the module proxy into bin/).
 .PHONY: build
 build: ## Build the manager and residencyctl into bin/.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
-	go build -o $(LOCALBIN)/residencyctl ./cmd/residencyctl
+	go build -ldflags "$(RESIDENCYCTL_LDFLAGS)" -o $(LOCALBIN)/residencyctl ./cmd/residencyctl
+
+# VERSION is stamped into residencyctl (`residencyctl version`).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RESIDENCYCTL_LDFLAGS := -X github.com/dataresidency/operator/internal/cli.Version=$(VERSION)
+
+.PHONY: residencyctl
+residencyctl: ## Build only residencyctl into bin/.
+	go build -ldflags "$(RESIDENCYCTL_LDFLAGS)" -o $(LOCALBIN)/residencyctl ./cmd/residencyctl
+
+.PHONY: install-plugin
+install-plugin: residencyctl ## Make residencyctl the kubectl plugin `kubectl residency`: bin/kubectl-residency (put bin/ on PATH, or copy it there).
+	cp $(LOCALBIN)/residencyctl $(LOCALBIN)/kubectl-residency
+	@echo "bin/kubectl-residency installed: with $(LOCALBIN) on PATH, run 'kubectl residency scan -f ...'"
+	@echo "(or: ln -s $(LOCALBIN)/residencyctl /usr/local/bin/kubectl-residency)"
 
 .PHONY: run
 run: manifests generate ## Run the manager against the current kubeconfig (ENABLE_WEBHOOKS=false to skip the webhook).
