@@ -9,9 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -33,6 +35,11 @@ type ReportReconciler struct {
 	MaxResults int
 	// Changes carries the namespaces whose findings changed.
 	Changes <-chan event.GenericEvent
+	// Workers is the number of concurrent reconciles.
+	Workers int
+	// indexers are the workload informers' indexers, keyed by kind, read
+	// without copies (set by SetupWithManager; the reader is used otherwise).
+	indexers map[string]toolscache.Indexer
 }
 
 // +kubebuilder:rbac:groups=openreports.io,resources=reports,verbs=get;list;watch;create;update;patch;delete
@@ -96,16 +103,11 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // never written from a half-filled store (after a restart, say).
 func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, error) {
 	for _, k := range WorkloadKinds {
-		list := k.NewList()
-		if err := r.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
-			return false, err
-		}
-		items, err := meta.ExtractList(list)
+		items, err := r.inNamespace(ctx, k, ns)
 		if err != nil {
 			return false, err
 		}
-		for _, it := range items {
-			o := it.(client.Object)
+		for _, o := range items {
 			if OwnedByWorkload(o) || o.GetDeletionTimestamp() != nil {
 				continue
 			}
@@ -118,9 +120,48 @@ func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, e
 	return true, nil
 }
 
+// inNamespace returns the cached objects of a kind in a namespace.
+func (r *ReportReconciler) inNamespace(ctx context.Context, k WorkloadKind, ns string) ([]client.Object, error) {
+	var out []client.Object
+	if idx := r.indexers[k.Kind]; idx != nil {
+		items, err := idx.ByIndex(toolscache.NamespaceIndex, ns)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if o, ok := it.(client.Object); ok {
+				out = append(out, o)
+			}
+		}
+		return out, nil
+	}
+	list := k.NewList()
+	if err := r.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		out = append(out, it.(client.Object))
+	}
+	return out, nil
+}
+
 // SetupWithManager listens to the store's changes and to the Reports
 // themselves, so a Report deleted or edited by hand is restored.
 func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.indexers = map[string]toolscache.Indexer{}
+	for _, k := range WorkloadKinds {
+		inf, err := mgr.GetCache().GetInformer(context.Background(), k.New())
+		if err != nil {
+			return err
+		}
+		if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
+			r.indexers[k.Kind] = sii.GetIndexer()
+		}
+	}
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: report.Name}}}
 	})
@@ -129,6 +170,7 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("report").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Watches(&openreports.Report{}, toNamespace, builder.WithPredicates(managed)).
 		WatchesRawSource(source.Channel(r.Changes, toNamespace)).
 		Complete(r)

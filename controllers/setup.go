@@ -103,6 +103,9 @@ type Options struct {
 	MaxReportResults int
 	// DisableWorkloads leaves out the workload and report controllers.
 	DisableWorkloads bool
+	// Workers is the number of concurrent reconciles of each workload kind and
+	// of Reports (default 4); the residency kinds keep one each.
+	Workers int
 }
 
 // Controllers are the running reconcilers and the state they share.
@@ -127,6 +130,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		return nil, err
 	}
 	st := state.NewProvider(mgr.GetCache(), opts.Catalog, opts.Clock)
+	if err := st.UseInformers(ctx, mgr.GetCache()); err != nil {
+		return nil, err
+	}
 	store := findings.New()
 	c := &Controllers{
 		State:         st,
@@ -175,13 +181,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			s := store.Summary()
 			return WorkloadSummary{Workloads: s.Workloads, Compliant: s.Compliant, Warnings: s.Warnings, Violations: s.Violations}
 		}
+		workers := opts.Workers
+		if workers <= 0 {
+			workers = 4
+		}
 		for _, k := range WorkloadKinds {
-			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store,
+			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers,
 				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: c.Metrics}
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
 		}
-		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, MaxResults: opts.MaxReportResults, Changes: reportCh}
+		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, MaxResults: opts.MaxReportResults, Changes: reportCh, Workers: workers}
 		reconcilers = append(reconcilers, c.Reports)
 	}
 	for _, r := range reconcilers {

@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -89,6 +90,8 @@ type WorkloadReconciler struct {
 	Store    *findings.Store
 	Recorder events.EventRecorder
 	Metrics  *report.Metrics
+	// Workers is the number of concurrent reconciles.
+	Workers int
 }
 
 // +kubebuilder:rbac:groups="",resources=pods;configmaps;services;namespaces,verbs=get;list;watch
@@ -247,6 +250,7 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()))
 		}), builder.WithPredicates(externalNameChanged{})).
 		Named("workload-" + strings.ToLower(kind)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 

@@ -24,8 +24,15 @@ func main() {
 	var (
 		metricsAddr, probeAddr, namespace, webhookCertDir string
 		leaderElect, secureMetrics, enableHTTP2           bool
-		webhookPort                                       int
+		webhookPort, workers                              int
+		pprofAddr                                         string
+		qps                                               float64
+		burst                                             int
 	)
+	flag.Float64Var(&qps, "kube-api-qps", 100, "Requests per second the manager may send to the API server (client-side limit; API Priority and Fairness still applies).")
+	flag.IntVar(&burst, "kube-api-burst", 200, "Burst above --kube-api-qps.")
+	flag.IntVar(&workers, "workload-workers", 4, "Concurrent reconciles per workload kind and for Reports.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address to serve net/http/pprof on, for profiling (\"0\" disables it).")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to (\"0\" disables it). Served over HTTPS with authentication and authorization unless --metrics-secure=false.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticating and authorizing requests through the API server.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
@@ -56,7 +63,10 @@ func main() {
 		CertDir: webhookCertDir,
 		TLSOpts: tlsOpts,
 	})
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(qps), burst
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		PprofBindAddress:        pprofAddr,
 		Scheme:                  scheme,
 		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsOpts,
@@ -71,7 +81,7 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{})
+	ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{Workers: workers})
 	if err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)

@@ -12,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
@@ -24,6 +26,10 @@ type Provider struct {
 	Reader  client.Reader
 	Catalog *residency.Catalog
 	Clock   clock.PassiveClock
+
+	// stores, when set, are the informers' own stores of the four kinds
+	// (locations, bases, subprocessors, policies), read without copying.
+	stores [4]toolscache.Store
 
 	mu          sync.Mutex
 	snap        *residency.Snapshot
@@ -40,6 +46,25 @@ func NewProvider(r client.Reader, cat *residency.Catalog, clk clock.PassiveClock
 		clk = clock.RealClock{}
 	}
 	return &Provider{Reader: r, Catalog: cat, Clock: clk}
+}
+
+// UseInformers makes the provider read the informers' stores directly instead
+// of listing through the cache reader: no list is built and no object copied
+// per call, which matters because every reconcile and every admission request
+// asks for the snapshot. Call it before the cache starts.
+func (p *Provider) UseInformers(ctx context.Context, informers ctrlcache.Informers) error {
+	for i, obj := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}} {
+		inf, err := informers.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		sii, ok := inf.(toolscache.SharedIndexInformer)
+		if !ok {
+			return nil // not a client-go informer: keep listing through the reader
+		}
+		p.stores[i] = sii.GetStore()
+	}
+	return nil
 }
 
 // Now is the provider's clock reading.
@@ -93,6 +118,9 @@ func expired(s *residency.Snapshot, now time.Time) bool {
 // copies: Compile copies what it keeps) and fingerprints their identities and
 // generations, which change with every spec change but not with status writes.
 func (p *Provider) gather(ctx context.Context) (residency.Inputs, uint64, error) {
+	if p.stores[0] != nil {
+		return p.gatherStores()
+	}
 	var (
 		in    residency.Inputs
 		locs  v1alpha1.ProcessingLocationList
@@ -109,15 +137,7 @@ func (p *Provider) gather(ctx context.Context) (residency.Inputs, uint64, error)
 	// The cache lists in no particular order: combine per-object hashes with
 	// a commutative sum so the fingerprint does not depend on it.
 	var fp uint64
-	var buf [8]byte
-	add := func(kind byte, o client.Object) {
-		h := fnv.New64a()
-		h.Write([]byte{kind})
-		h.Write([]byte(o.GetUID()))
-		binary.LittleEndian.PutUint64(buf[:], uint64(o.GetGeneration()))
-		h.Write(buf[:])
-		fp += h.Sum64()
-	}
+	add := func(kind byte, o client.Object) { fp += objectHash(kind, o) }
 	for i := range locs.Items {
 		in.Locations = append(in.Locations, &locs.Items[i])
 		add('L', &locs.Items[i])
@@ -151,4 +171,43 @@ func RequeueAt(now, t time.Time) time.Duration {
 		d = 0
 	}
 	return d + 50*time.Millisecond
+}
+
+// gatherStores is gather over the informers' stores: the objects are the
+// cache's own, never modified here.
+func (p *Provider) gatherStores() (residency.Inputs, uint64, error) {
+	var in residency.Inputs
+	var fp uint64
+	for _, store := range p.stores {
+		for _, item := range store.List() {
+			switch o := item.(type) {
+			case *v1alpha1.ProcessingLocation:
+				in.Locations = append(in.Locations, o)
+				fp += objectHash('L', o)
+			case *v1alpha1.TransferBasis:
+				in.Bases = append(in.Bases, o)
+				fp += objectHash('B', o)
+			case *v1alpha1.Subprocessor:
+				in.Subprocessors = append(in.Subprocessors, o)
+				fp += objectHash('S', o)
+			case *v1alpha1.ResidencyPolicy:
+				if o.Name == v1alpha1.PolicyName {
+					in.Policy = &o.Spec
+					fp += objectHash('P', o)
+				}
+			}
+		}
+	}
+	return in, fp, nil
+}
+
+// objectHash identifies an object's identity and spec generation.
+func objectHash(kind byte, o client.Object) uint64 {
+	h := fnv.New64a()
+	var buf [9]byte
+	buf[0] = kind
+	binary.LittleEndian.PutUint64(buf[1:], uint64(o.GetGeneration()))
+	h.Write(buf[:])
+	h.Write([]byte(o.GetUID()))
+	return h.Sum64()
 }
