@@ -2,10 +2,11 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +38,10 @@ type ReportReconciler struct {
 	Changes <-chan event.GenericEvent
 	// Workers is the number of concurrent reconciles.
 	Workers int
+	// Batch is how long a namespace's Report waits after the first change of
+	// its findings before it is written, so that a burst of re-evaluations
+	// (a basis used by a thousand workloads) becomes one write per namespace.
+	Batch time.Duration
 	// indexers are the workload informers' indexers, keyed by kind, read
 	// without copies (set by SetupWithManager; the reader is used otherwise).
 	indexers map[string]toolscache.Indexer
@@ -72,22 +77,35 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	for _, want := range desired {
 		cur, ok := have[want.Name]
 		delete(have, want.Name)
+		if ok && equality.Semantic.DeepEqual(cur.Results, want.Results) && cur.Summary == want.Summary &&
+			cur.Source == want.Source && equality.Semantic.DeepEqual(cur.Labels, want.Labels) {
+			continue
+		}
 		if !ok {
-			if err := r.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			if err := r.Create(ctx, want); err != nil {
 				return ctrl.Result{}, err
 			}
 			continue
 		}
-		if equality.Semantic.DeepEqual(cur.Results, want.Results) && cur.Summary == want.Summary &&
-			cur.Source == want.Source && equality.Semantic.DeepEqual(cur.Labels, want.Labels) {
-			continue
-		}
-		want.ResourceVersion = cur.ResourceVersion
-		if err := r.Update(ctx, want); err != nil {
-			if apierrors.IsConflict(err) {
-				return ctrl.Result{Requeue: true}, nil
-			}
+		// The Report is ours alone: overwrite its content with a JSON merge
+		// patch that sets every field we own (arrays are replaced whole), with
+		// no resourceVersion, so a cache that lags our own last write causes
+		// no conflict and no rate-limited retry. (Server-side apply would do
+		// too, but the API server parses apply bodies as YAML: a profile of
+		// 100 Reports rewritten at once spent a fifth of its time there.)
+		// Should the cache have shown a stale copy equal to what we want, the
+		// watch on Reports brings the namespace back once it catches up.
+		body, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"labels": want.Labels},
+			"source":   want.Source,
+			"summary":  want.Summary,
+			"results":  want.Results,
+		})
+		if err != nil {
 			return ctrl.Result{}, err
+		}
+		if err := r.Patch(ctx, cur, client.RawPatch(types.MergePatchType, body)); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
 	for _, extra := range have {
@@ -172,8 +190,24 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("report").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Watches(&openreports.Report{}, toNamespace, builder.WithPredicates(managed)).
-		WatchesRawSource(source.Channel(r.Changes, toNamespace)).
+		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch))).
 		Complete(r)
+}
+
+// batched enqueues a namespace's Report a batch window after the first change:
+// the delaying queue keeps the earliest time for an item, so further changes
+// within the window ride along instead of postponing it.
+func batched(window time.Duration) handler.TypedEventHandler[client.Object, reconcile.Request] {
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		GenericFunc: func(_ context.Context, e event.TypedGenericEvent[client.Object], q workqueue) {
+			req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: report.Name}}
+			if window <= 0 {
+				q.Add(req)
+				return
+			}
+			q.AddAfter(req, window)
+		},
+	}
 }
 
 // namespaceEvent is the event that enqueues a namespace's Report.

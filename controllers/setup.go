@@ -9,6 +9,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -106,6 +107,9 @@ type Options struct {
 	// Workers is the number of concurrent reconciles of each workload kind and
 	// of Reports (default 4); the residency kinds keep one each.
 	Workers int
+	// ReportBatch is how long Reports gather changes before they are written
+	// (default 500ms; negative: write at once).
+	ReportBatch time.Duration
 }
 
 // Controllers are the running reconcilers and the state they share.
@@ -181,6 +185,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			s := store.Summary()
 			return WorkloadSummary{Workloads: s.Workloads, Compliant: s.Compliant, Warnings: s.Warnings, Violations: s.Violations}
 		}
+		batch := opts.ReportBatch
+		if batch == 0 {
+			batch = 500 * time.Millisecond
+		}
 		workers := opts.Workers
 		if workers <= 0 {
 			workers = 4
@@ -191,7 +199,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
 		}
-		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, MaxResults: opts.MaxReportResults, Changes: reportCh, Workers: workers}
+		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, MaxResults: opts.MaxReportResults, Changes: reportCh, Workers: workers, Batch: batch}
 		reconcilers = append(reconcilers, c.Reports)
 	}
 	for _, r := range reconcilers {

@@ -6,6 +6,7 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,9 @@ const (
 	// more parts (data-residency, data-residency-2, ...).
 	MaxResultsPerReport = 500
 	maxMessage          = 700
+	// maxPassMessage bounds the message of a passing result: the legal ground
+	// in brief; the Subprocessor's status has every route in full.
+	maxPassMessage = 240
 )
 
 // Build returns the Reports a namespace should have for its entries: one per
@@ -104,18 +108,20 @@ func resultsOf(e *findings.Entry) []openreports.ReportResult {
 		set("basis", f.Basis)
 		set("endpoint", f.Endpoint)
 		set("enforcement", e.Enforcement)
-		set("verdict", string(f.Verdict))
+		limit := maxMessage
+		if f.Verdict == residency.Compliant {
+			limit = maxPassMessage
+		}
 		out = append(out, openreports.ReportResult{
 			Source:      Source,
 			Policy:      Policy,
 			Rule:        rule,
-			Category:    "GDPR Chapter V",
 			Severity:    severity(f.Verdict),
 			Timestamp:   metav1.Timestamp{Seconds: e.Since.Unix()},
 			Result:      outcome(f.Verdict),
 			Scored:      true,
 			Subjects:    []corev1.ObjectReference{subject},
-			Description: truncate(f.Message, maxMessage),
+			Description: truncate(f.Message, limit),
 			Properties:  props,
 		})
 	}
@@ -142,9 +148,14 @@ func severity(v residency.Verdict) openreports.ResultSeverity {
 	return "info"
 }
 
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	cut := n - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

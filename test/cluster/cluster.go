@@ -408,7 +408,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		// ServiceAccount already; listed to make it explicit).
 		"--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,NodeRestriction",
 		"--allow-privileged=true",
-		"--profiling=false",
+		"--profiling=true", // admins only (RBAC): lets benchmarks profile the API server
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,7 @@ type result struct {
 	ColdStartSeconds      float64 `json:"coldStartSeconds"`
 	InvalidationWorkloads int     `json:"invalidationWorkloads"`
 	InvalidationSeconds   float64 `json:"invalidationSeconds"`
+	EvaluationSeconds     float64 `json:"evaluationSeconds"`
 	PeakRSSMiB            float64 `json:"peakRssMiB"`
 	RSSMiBAfter           float64 `json:"rssMiBAfter"`
 	RSSBytesPerWorkload   float64 `json:"rssBytesPerWorkload"`
@@ -59,9 +61,32 @@ var (
 	waitLimit = 5 * time.Minute
 	pprofDir  string
 	memLimit  string
+	extraArgs string
 )
 
-const pprofAddr = "127.0.0.1:18089"
+const (
+	pprofAddr   = "127.0.0.1:18089"
+	metricsAddr = "127.0.0.1:18090"
+)
+
+// evaluations reads the manager's evaluation counter.
+func evaluations() float64 {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var total float64
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "dataresidency_workload_evaluations_total{") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += v
+		}
+	}
+	return total
+}
 
 // fetchProfile saves a pprof profile of the manager.
 func fetchProfile(path, file string) {
@@ -89,6 +114,7 @@ func main() {
 		manager     = flag.String("manager", filepath.Join(testenv.Root(), "bin", "manager"), "manager binary")
 		workers     = flag.Int("concurrency", 32, "concurrent creates")
 	)
+	flag.StringVar(&extraArgs, "manager-args", "", "extra space-separated flags for the manager")
 	flag.StringVar(&memLimit, "gomemlimit", "", "GOMEMLIMIT for the manager (as a Deployment would set from its memory limit); empty: none")
 	flag.StringVar(&pprofDir, "pprof-dir", "", "write the manager's CPU profile (cold start) and heap profile (after it) here")
 	flag.Parse()
@@ -185,10 +211,11 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 
 	// Cold start of the operator.
 	logf("starting the manager")
-	args := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=error"}
+	args := []string{"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0", "--zap-log-level=error"}
 	if pprofDir != "" {
 		args = append(args, "--pprof-bind-address="+pprofAddr)
 	}
+	args = append(args, strings.Fields(extraArgs)...)
 	mgr := exec.Command(managerBin, args...)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+cl.Kubeconfig(), "ENABLE_WEBHOOKS=false")
 	if memLimit != "" {
@@ -233,6 +260,17 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 	if pprofDir != "" {
 		fetchProfile("heap", "heap-after-coldstart.pprof")
 		profiling.Wait()
+		if os.Getenv("SCALE_DEBUG") != "" {
+			if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				for _, line := range strings.Split(string(raw), "\n") {
+					if strings.Contains(line, `controller="report"`) && (strings.Contains(line, "_sum") || strings.Contains(line, "_count") || strings.Contains(line, "total")) {
+						logf("%s", line)
+					}
+				}
+			}
+		}
 	}
 
 	// Invalidate basis-001: the affected Deployments must all fail.
@@ -247,16 +285,50 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 			defer profiling.Done()
 			fetchProfile("profile?seconds=8", "cpu-invalidation.pprof")
 		}()
+		profiling.Add(1)
+		go func() {
+			defer profiling.Done()
+			cs, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return
+			}
+			raw, err := cs.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "8").DoRaw(ctx)
+			if err != nil {
+				logf("apiserver profile: %v", err)
+				return
+			}
+			_ = os.WriteFile(filepath.Join(pprofDir, "apiserver-cpu-invalidation.pprof"), raw, 0o644)
+		}()
 		time.Sleep(100 * time.Millisecond)
 	}
+	reqBefore := apiserverRequests(ctx, cfg)
+	evalBefore := evaluations()
 	start = time.Now()
 	if err := c.Update(ctx, &tb); err != nil {
 		return err
 	}
+	go func() {
+		for time.Since(start) < 30*time.Second {
+			if e := evaluations(); e-evalBefore >= float64(nAffected) {
+				logf("the manager evaluated the %d affected workloads %.2fs after the invalidation", nAffected, time.Since(start).Seconds())
+				res.EvaluationSeconds = time.Since(start).Seconds()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	if err := waitReports(ctx, reports, nDeploy, affectedSet, &res); err != nil {
 		return err
 	}
 	res.InvalidationSeconds = time.Since(start).Seconds()
+	if os.Getenv("SCALE_DEBUG") != "" {
+		after := apiserverRequests(ctx, cfg)
+		for k, v := range after {
+			if d := v - reqBefore[k]; d >= 10 {
+				logf("apiserver requests during invalidation: %s %.0f", k, d)
+			}
+		}
+	}
 	logf("the %d affected workloads fail in their Reports %.2fs after the invalidation", nAffected, res.InvalidationSeconds)
 	profiling.Wait()
 
@@ -427,4 +499,32 @@ func installCRDs(kubeconfig string) error {
 	}
 	time.Sleep(2 * time.Second) // let the CRDs be established
 	return nil
+}
+
+// apiserverRequests reads apiserver_request_total by verb and resource.
+func apiserverRequests(ctx context.Context, cfg *rest.Config) map[string]float64 {
+	out := map[string]float64{}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return out
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels := map[string]string{}
+		for _, kv := range strings.Split(line[strings.Index(line, "{")+1:strings.Index(line, "}")], ",") {
+			if i := strings.Index(kv, "="); i > 0 {
+				labels[kv[:i]] = strings.Trim(kv[i+1:], `"`)
+			}
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		out[labels["verb"]+" "+labels["resource"]+"/"+labels["subresource"]] += v
+	}
+	return out
 }
