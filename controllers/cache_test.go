@@ -3,13 +3,22 @@ package controllers
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
+	"path/filepath"
+	"reflect"
+	goruntime "runtime"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/residency"
+	"github.com/dataresidency/operator/internal/testenv"
 )
 
 // realisticDeployment is what a Deployment looks like on the wire: managed
@@ -55,9 +64,9 @@ func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
+		goruntime.GC()
+		var before goruntime.MemStats
+		goruntime.ReadMemStats(&before)
 		keep := make([]*appsv1.Deployment, n)
 		for i := range keep {
 			var d appsv1.Deployment
@@ -69,10 +78,10 @@ func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 				keep[i] = &d
 			}
 		}
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		runtime.KeepAlive(keep)
+		goruntime.GC()
+		var after goruntime.MemStats
+		goruntime.ReadMemStats(&after)
+		goruntime.KeepAlive(keep)
 		return float64(after.HeapAlloc-before.HeapAlloc) / n
 	}
 	raw, stripped := measure(false), measure(true)
@@ -80,4 +89,64 @@ func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 	if stripped >= raw {
 		t.Errorf("the transform saves nothing: %.0f >= %.0f bytes", stripped, raw)
 	}
+}
+
+// TestStrippedWorkloadsEvaluateTheSame: every workload of the seed fixtures
+// gets the same verdict and findings from the engine whether it is evaluated
+// as received or as the cache keeps it, so the transform never hides a field
+// the engine reads.
+func TestStrippedWorkloadsEvaluateTheSame(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(testenv.Root(), "test", "fixtures", "seeds", "*"))
+	if len(dirs) == 0 {
+		t.Fatal("no seed fixtures")
+	}
+	scheme := NewScheme()
+	var checked int
+	for _, dir := range dirs {
+		objs, err := testenv.ReadObjects(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in residency.Inputs
+		var workloads []client.Object
+		for _, u := range objs {
+			typed, err := scheme.New(u.GroupVersionKind())
+			if err != nil {
+				continue // expected.yaml documents and the like
+			}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+				t.Fatalf("%s: %s %s: %v", dir, u.GetKind(), u.GetName(), err)
+			}
+			switch o := typed.(type) {
+			case *v1alpha1.ProcessingLocation:
+				in.Locations = append(in.Locations, o)
+			case *v1alpha1.TransferBasis:
+				in.Bases = append(in.Bases, o)
+			case *v1alpha1.Subprocessor:
+				in.Subprocessors = append(in.Subprocessors, o)
+			case *v1alpha1.ResidencyPolicy:
+				in.Policy = &o.Spec
+			default:
+				if _, ok := residency.WorkloadOf(typed); ok {
+					workloads = append(workloads, typed.(client.Object))
+				}
+			}
+		}
+		snap := residency.Compile(residency.DefaultCatalog(), in, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+		for _, w := range workloads {
+			full, _ := residency.WorkloadOf(w)
+			want := snap.Evaluate(full)
+			stripped, _ := stripWorkload(w.DeepCopyObject())
+			sw, _ := residency.WorkloadOf(stripped.(runtime.Object))
+			got := snap.Evaluate(sw)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %s/%s: stripped %+v\nfull %+v", filepath.Base(dir), w.GetNamespace(), w.GetName(), got, want)
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d workloads checked", checked)
+	}
+	t.Logf("%d workloads evaluate the same stripped and in full", checked)
 }

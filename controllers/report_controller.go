@@ -3,10 +3,10 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -41,7 +41,9 @@ type ReportReconciler struct {
 	// Batch is how long a namespace's Report waits after the first change of
 	// its findings before it is written, so that a burst of re-evaluations
 	// (a basis used by a thousand workloads) becomes one write per namespace.
-	Batch time.Duration
+	Batch       time.Duration
+	mu          sync.Mutex
+	generations map[types.NamespacedName]int64
 	// indexers are the workload informers' indexers, keyed by kind, read
 	// without copies (set by SetupWithManager; the reader is used otherwise).
 	indexers map[string]toolscache.Indexer
@@ -66,25 +68,35 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		desired = report.Build(ns, r.Store.Namespace(ns), r.MaxResults)
 	}
 
-	var existing openreports.ReportList
-	if err := r.List(ctx, &existing, client.InNamespace(ns), client.MatchingLabels{report.LabelManagedBy: report.ManagedBy}); err != nil {
+	// Reports are watched metadata-only: the cache holds no results. What
+	// was written is recognised by its content hash annotation; a Report
+	// changed by someone else (its generation moved past our last write) is
+	// rewritten.
+	existing := &metav1.PartialObjectMetadataList{}
+	existing.SetGroupVersionKind(openreports.SchemeGroupVersion.WithKind("ReportList"))
+	if err := r.List(ctx, existing, client.InNamespace(ns), client.MatchingLabels{report.LabelManagedBy: report.ManagedBy}); err != nil {
 		return ctrl.Result{}, err
 	}
-	have := map[string]*openreports.Report{}
+	have := map[string]*metav1.PartialObjectMetadata{}
 	for i := range existing.Items {
 		have[existing.Items[i].Name] = &existing.Items[i]
 	}
 	for _, want := range desired {
 		cur, ok := have[want.Name]
 		delete(have, want.Name)
-		if ok && equality.Semantic.DeepEqual(cur.Results, want.Results) && cur.Summary == want.Summary &&
-			cur.Source == want.Source && equality.Semantic.DeepEqual(cur.Labels, want.Labels) {
+		hash := report.ContentHash(want)
+		if ok && cur.Annotations[report.AnnotationContentHash] == hash && r.untouched(cur) {
 			continue
 		}
+		if want.Annotations == nil {
+			want.Annotations = map[string]string{}
+		}
+		want.Annotations[report.AnnotationContentHash] = hash
 		if !ok {
 			if err := r.Create(ctx, want); err != nil {
 				return ctrl.Result{}, err
 			}
+			r.wrote(want)
 			continue
 		}
 		// The Report is ours alone: overwrite its content with a JSON merge
@@ -93,10 +105,8 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		// no conflict and no rate-limited retry. (Server-side apply would do
 		// too, but the API server parses apply bodies as YAML: a profile of
 		// 100 Reports rewritten at once spent a fifth of its time there.)
-		// Should the cache have shown a stale copy equal to what we want, the
-		// watch on Reports brings the namespace back once it catches up.
 		body, err := json.Marshal(map[string]any{
-			"metadata": map[string]any{"labels": want.Labels},
+			"metadata": map[string]any{"labels": want.Labels, "annotations": want.Annotations},
 			"source":   want.Source,
 			"summary":  want.Summary,
 			"results":  want.Results,
@@ -104,9 +114,13 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.Patch(ctx, cur, client.RawPatch(types.MergePatchType, body)); err != nil {
+		patched := &metav1.PartialObjectMetadata{}
+		patched.SetGroupVersionKind(openreports.SchemeGroupVersion.WithKind("Report"))
+		patched.Namespace, patched.Name = ns, want.Name
+		if err := r.Patch(ctx, patched, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
+		r.wrote(patched)
 	}
 	for _, extra := range have {
 		if err := r.Delete(ctx, extra); client.IgnoreNotFound(err) != nil {
@@ -114,6 +128,25 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// wrote remembers the generation of a Report as this process last wrote it.
+func (r *ReportReconciler) wrote(o metav1.Object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.generations == nil {
+		r.generations = map[types.NamespacedName]int64{}
+	}
+	r.generations[types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}] = o.GetGeneration()
+}
+
+// untouched reports whether nobody changed a Report since this process last
+// wrote it. After a restart nothing is known and the content hash is trusted.
+func (r *ReportReconciler) untouched(o metav1.Object) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	gen, ok := r.generations[types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}]
+	return !ok || o.GetGeneration() <= gen
 }
 
 // allEvaluated reports whether every workload of the namespace that the
@@ -189,7 +222,7 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("report").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
-		Watches(&openreports.Report{}, toNamespace, builder.WithPredicates(managed)).
+		Watches(reportMetadata(), toNamespace, builder.WithPredicates(managed)).
 		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch))).
 		Complete(r)
 }
@@ -208,6 +241,13 @@ func batched(window time.Duration) handler.TypedEventHandler[client.Object, reco
 			q.AddAfter(req, window)
 		},
 	}
+}
+
+// reportMetadata is the metadata-only form of a Report, for the watch and the cache.
+func reportMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(openreports.SchemeGroupVersion.WithKind("Report"))
+	return m
 }
 
 // namespaceEvent is the event that enqueues a namespace's Report.

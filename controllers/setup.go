@@ -9,6 +9,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
@@ -59,39 +60,99 @@ func CacheOptions() ctrlcache.Options {
 			&appsv1.ReplicaSet{}:  workload,
 			&batchv1.Job{}:        workload,
 			&batchv1.CronJob{}:    workload,
-			&openreports.Report{}: {Label: labels.SelectorFromSet(labels.Set{report.LabelManagedBy: report.ManagedBy})},
+			reportMetadata():      {Label: labels.SelectorFromSet(labels.Set{report.LabelManagedBy: report.ManagedBy})},
 		},
 	}
 }
 
-// stripWorkload drops what evaluation never reads from a cached workload.
+// stripWorkload keeps of a cached workload only what evaluation reads: its
+// identity, owner references and dataresidency.io annotations; its pod
+// template's dataresidency.io annotations; and of the pod spec the containers'
+// names, env and envFrom, the node selector and node affinity. Everything else
+// (labels, selectors, status, managed fields, kubectl's last-applied copy,
+// images, probes, resources, volumes...) is dropped as the object enters the
+// cache. TestStrippedWorkloadsEvaluateTheSame keeps this in step with the engine.
 func stripWorkload(obj any) (any, error) {
-	if o, ok := obj.(metav1.Object); ok {
-		o.SetManagedFields(nil)
-		if a := o.GetAnnotations(); a["kubectl.kubernetes.io/last-applied-configuration"] != "" {
-			delete(a, "kubectl.kubernetes.io/last-applied-configuration")
-			o.SetAnnotations(a)
-		}
-	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
+		stripMeta(&o.ObjectMeta)
+		stripPodSpec(&o.Spec)
 		o.Status = corev1.PodStatus{}
 	case *appsv1.Deployment:
+		stripMeta(&o.ObjectMeta)
+		o.Spec = appsv1.DeploymentSpec{Template: stripTemplate(o.Spec.Template)}
 		o.Status = appsv1.DeploymentStatus{}
 	case *appsv1.StatefulSet:
+		stripMeta(&o.ObjectMeta)
+		o.Spec = appsv1.StatefulSetSpec{Template: stripTemplate(o.Spec.Template)}
 		o.Status = appsv1.StatefulSetStatus{}
 	case *appsv1.DaemonSet:
+		stripMeta(&o.ObjectMeta)
+		o.Spec = appsv1.DaemonSetSpec{Template: stripTemplate(o.Spec.Template)}
 		o.Status = appsv1.DaemonSetStatus{}
 	case *appsv1.ReplicaSet:
+		stripMeta(&o.ObjectMeta)
+		o.Spec = appsv1.ReplicaSetSpec{Template: stripTemplate(o.Spec.Template)}
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *batchv1.Job:
+		stripMeta(&o.ObjectMeta)
+		o.Spec = batchv1.JobSpec{Template: stripTemplate(o.Spec.Template)}
 		o.Status = batchv1.JobStatus{}
 	case *batchv1.CronJob:
+		stripMeta(&o.ObjectMeta)
+		o.Spec = batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{
+			Spec: batchv1.JobSpec{Template: stripTemplate(o.Spec.JobTemplate.Spec.Template)}}}
 		o.Status = batchv1.CronJobStatus{}
 	case cache.DeletedFinalStateUnknown:
 		return o, nil
 	}
 	return obj, nil
+}
+
+func stripMeta(m *metav1.ObjectMeta) {
+	m.ManagedFields = nil
+	m.Labels = nil
+	m.Annotations = residencyAnnotations(m.Annotations)
+}
+
+func stripTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	out := corev1.PodTemplateSpec{Spec: t.Spec}
+	out.Annotations = residencyAnnotations(t.Annotations)
+	stripPodSpec(&out.Spec)
+	return out
+}
+
+// residencyAnnotations keeps the dataresidency.io/ annotations only.
+func residencyAnnotations(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if strings.HasPrefix(k, "dataresidency.io/") {
+			if out == nil {
+				out = make(map[string]string, 3)
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func stripPodSpec(s *corev1.PodSpec) {
+	kept := corev1.PodSpec{NodeSelector: s.NodeSelector}
+	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
+		kept.Affinity = &corev1.Affinity{NodeAffinity: s.Affinity.NodeAffinity}
+	}
+	for _, c := range s.Containers {
+		kept.Containers = append(kept.Containers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for _, c := range s.InitContainers {
+		kept.InitContainers = append(kept.InitContainers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for _, c := range s.EphemeralContainers {
+		e := corev1.EphemeralContainer{}
+		e.Name, e.Env, e.EnvFrom = c.Name, c.Env, c.EnvFrom
+		kept.EphemeralContainers = append(kept.EphemeralContainers, e)
+	}
+	*s = kept
 }
 
 // Options configure the reconcilers.

@@ -4,6 +4,9 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -25,6 +28,9 @@ const (
 	// LabelManagedBy marks the Reports this operator owns.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagedBy      = "dataresidency-operator"
+	// AnnotationContentHash records a digest of what the operator wrote, so
+	// that it can tell an up-to-date Report from metadata alone.
+	AnnotationContentHash = "dataresidency.io/content-hash"
 	// LabelPart numbers the parts of a namespace's report.
 	LabelPart = "dataresidency.io/report-part"
 
@@ -158,4 +164,16 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// ContentHash digests what the operator writes into a Report: labels, source,
+// summary and results.
+func ContentHash(r *openreports.Report) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode(r.Labels)
+	_ = enc.Encode(r.Source)
+	_ = enc.Encode(r.Summary)
+	_ = enc.Encode(r.Results)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
