@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +29,9 @@ func requireBinaries(t *testing.T, opts cluster.Options) {
 		t.Skip("starts a local cluster; skipped with -short")
 	}
 	if missing := cluster.MissingBinaries("", opts); len(missing) > 0 {
+		if os.Getenv("E2E_REQUIRED") != "" {
+			t.Fatalf("E2E_REQUIRED is set but control-plane binaries are missing: %v", missing)
+		}
 		t.Skipf("control-plane binaries missing in %s: %s; build them with `make dev-cluster` or "+
 			"`hack/controlplane/build.sh cluster` (this test builds nothing)",
 			cluster.DefaultBinDir(), strings.Join(missing, ", "))
