@@ -99,7 +99,7 @@ func DiscoverEgress(spec *corev1.PodSpec, ctx PodContext) []Endpoint {
 	if spec == nil {
 		return nil
 	}
-	d := discoverer{ctx: ctx, seen: map[string]struct{}{}, out: make([]Endpoint, 0, 8)}
+	d := discoverer{ctx: ctx}
 	for _, c := range containersOf(spec) {
 		if d.full() {
 			break
@@ -113,19 +113,62 @@ func DiscoverEgress(spec *corev1.PodSpec, ctx PodContext) []Endpoint {
 }
 
 type discoverer struct {
-	ctx  PodContext
-	seen map[string]struct{}
-	out  []Endpoint
+	ctx PodContext
+	out []Endpoint
+}
+
+// sameEndpoint reports whether two endpoints are the same place (what
+// String() prints), without building the strings.
+func sameEndpoint(a, b *Endpoint) bool {
+	return a.Host == b.Host && a.Addr == b.Addr && a.Prefix == b.Prefix && a.Port == b.Port
+}
+
+// seen reports whether an endpoint was already discovered. The list is
+// bounded (maxDiscoveredEndpoints), so a scan beats a map here.
+func (d *discoverer) seen(ep *Endpoint) bool {
+	for i := range d.out {
+		if sameEndpoint(&d.out[i], ep) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *discoverer) full() bool { return len(d.out) >= maxDiscoveredEndpoints }
 
 func (d *discoverer) container(c containerEnv) {
 	// Names set by env: they override every envFrom source; and the last
-	// entry of a name wins over earlier ones.
-	lastEnv := make(map[string]int, len(c.env))
-	for i := range c.env {
-		lastEnv[c.env[i].Name] = i
+	// entry of a name wins over earlier ones. Containers have few variables:
+	// scan them rather than build a map, unless there are many.
+	var lastEnv map[string]int
+	if len(c.env) > 32 {
+		lastEnv = make(map[string]int, len(c.env))
+		for i := range c.env {
+			lastEnv[c.env[i].Name] = i
+		}
+	}
+	isLast := func(i int) bool {
+		if lastEnv != nil {
+			return lastEnv[c.env[i].Name] == i
+		}
+		for j := i + 1; j < len(c.env); j++ {
+			if c.env[j].Name == c.env[i].Name {
+				return false
+			}
+		}
+		return true
+	}
+	setByEnv := func(name string) bool {
+		if lastEnv != nil {
+			_, ok := lastEnv[name]
+			return ok
+		}
+		for j := range c.env {
+			if c.env[j].Name == name {
+				return true
+			}
+		}
+		return false
 	}
 	// envFrom: the last source that defines a name wins. Walk backwards to know
 	// what later sources define, then emit forwards.
@@ -152,7 +195,7 @@ func (d *discoverer) container(c containerEnv) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			name := ef.Prefix + k
-			if _, ok := lastEnv[name]; ok {
+			if setByEnv(name) {
 				continue
 			}
 			if _, ok := definedLater[name]; ok {
@@ -177,7 +220,7 @@ func (d *discoverer) container(c containerEnv) {
 			return
 		}
 		ev := &c.env[i]
-		if lastEnv[ev.Name] != i {
+		if !isLast(i) {
 			continue
 		}
 		switch {
@@ -231,14 +274,22 @@ func (d *discoverer) value(v string, src valueSource) {
 	if v == "" {
 		return
 	}
-	prose := false
+	prose, shaped := false, false
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
 		case c >= utf8.RuneSelf:
 			return
 		case isASCIISpace(c):
 			prose = true
+		case c == '.' || c == ':':
+			shaped = true
 		}
+	}
+	// Every endpoint has a dot (a name under a TLD, an IPv4 address) or a
+	// colon (a port, an IPv6 address); only a Service name can lack both, and
+	// only ExternalName Services lead out of the cluster.
+	if !shaped && len(d.ctx.ExternalNames) == 0 {
+		return
 	}
 	var buf [4]Endpoint
 	eps := buf[:0]
@@ -274,11 +325,9 @@ func (d *discoverer) value(v string, src valueSource) {
 		if d.full() {
 			return
 		}
-		key := eps[i].String()
-		if _, dup := d.seen[key]; dup {
+		if d.seen(&eps[i]) {
 			continue
 		}
-		d.seen[key] = struct{}{}
 		if eps[i].Source == "" {
 			if source == "" {
 				source = src.String()
