@@ -93,10 +93,12 @@ func TestKustomizeDefault(t *testing.T) {
 	if len(r.webhooks) != 1 || r.webhooks[0].Name != DefaultConfigName {
 		t.Fatalf("want one ValidatingWebhookConfiguration %s (the --webhook-config-names default), got %d", DefaultConfigName, len(r.webhooks))
 	}
-	if len(r.services) != 1 || r.services[0].Name != DefaultServiceName || r.services[0].Namespace != ns {
+	// The webhook's Service (config/default also has the metrics Service).
+	i := slices.IndexFunc(r.services, func(s corev1.Service) bool { return s.Name == DefaultServiceName && s.Namespace == ns })
+	if i < 0 {
 		t.Fatalf("want the Service %s/%s (the --webhook-service-name default), got %+v", ns, DefaultServiceName, r.services)
 	}
-	svc := r.services[0]
+	svc := r.services[i]
 	if len(r.deployments) != 1 {
 		t.Fatalf("want one Deployment, got %d", len(r.deployments))
 	}
