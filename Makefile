@@ -125,6 +125,24 @@ dev-cluster-down: ## Stop every process of the local cluster (by pid) and remove
 dev-cluster-status: ## Show the local cluster's processes, ports, logs and kubeconfig path.
 	K8S_VERSION=$(K8S_VERSION) hack/dev-cluster.sh status
 
+##@ Demo
+
+.PHONY: demo
+demo: ## The tour: a local cluster of its own (bin/demo), the operator, the seed catalog, workloads in deny/warn/audit namespaces; cleans up after itself (DEMO_KEEP=1 keeps it).
+	K8S_VERSION=$(K8S_VERSION) hack/demo.sh run
+
+.PHONY: demo-up
+demo-up: ## The tour, then leave the cluster and the operator running (export KUBECONFIG=bin/demo/cluster/kubeconfig).
+	DEMO_KEEP=1 K8S_VERSION=$(K8S_VERSION) hack/demo.sh run
+
+.PHONY: demo-down
+demo-down: ## Stop what make demo-up left running (by pid) and remove bin/demo.
+	K8S_VERSION=$(K8S_VERSION) hack/demo.sh down
+
+.PHONY: demo-test
+demo-test: ## Run the demo end to end twice (once interrupted) and check its output and that no process is left (test/demo).
+	DEMO_E2E=1 go test ./test/demo -count=1 -v -timeout 20m
+
 ##@ Tools
 
 $(CONTROLLER_GEN):
@@ -146,7 +164,7 @@ HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION
 .PHONY: helm
 helm: ## Build helm $(HELM_VERSION) from the module proxy into bin/ (once).
 	@[ -x $(HELM) ] || rm -f $(HELM_STAMP)
-	@$(MAKE) --no-print-directory $(HELM_STAMP)
+	@$(MAKE) --no-print-directory -q $(HELM_STAMP) || $(MAKE) --no-print-directory $(HELM_STAMP)
 $(HELM_STAMP):
 	@echo "building helm $(HELM_VERSION) into $(LOCALBIN) (once; about 5 minutes on a cold cache)"
 	GOBIN=$(LOCALBIN) CGO_ENABLED=0 go install -trimpath -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
