@@ -33,7 +33,8 @@ func realisticDeployment(i int) *appsv1.Deployment {
 				"dataresidency.io/data-categories":                 "user.contact.email,user.name",
 				"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 3000),
 			},
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Apply", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{` + strings.Repeat(`"f:x":{},`, 300) + `"f:y":{}}}`)}}},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: "Apply", FieldsV1: &metav1.FieldsV1{Raw: //nolint:staticcheck // building a wire-shaped object
+			[]byte(`{"f:spec":{` + strings.Repeat(`"f:x":{},`, 300) + `"f:y":{}}}`)}}},
 		},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "app", Image: "registry.example/shop:1.2.3",

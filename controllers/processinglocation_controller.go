@@ -49,9 +49,9 @@ func (r *ProcessingLocationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	res, ok := snap.Location(loc.Name)
 	if !ok {
-		// The cache has the object but the snapshot was compiled just before
-		// it arrived; the next event brings it.
-		return ctrl.Result{Requeue: true}, nil
+		// The object left the cache between the read and the snapshot: its
+		// deletion event follows.
+		return ctrl.Result{}, nil
 	}
 	orig := loc.DeepCopy()
 	st := &loc.Status
@@ -72,8 +72,8 @@ func (r *ProcessingLocationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	setCondition(&st.Conditions, loc.Generation, v1alpha1.ConditionReady, true, string(res.Classification), msg)
 	if err := patchStatus(ctx, r.Client, orig, &loc, orig.Status, loc.Status); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // deleted meanwhile
 		}
 		return ctrl.Result{}, err
 	}

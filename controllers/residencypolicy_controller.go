@@ -100,8 +100,8 @@ func (r *ResidencyPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			fmt.Sprintf("policy in force: %d subprocessors, %d uncovered transfers", sum.Subprocessors, sum.UncoveredTransfers))
 	}
 	if err := patchStatus(ctx, r.Client, orig, &pol, orig.Status, pol.Status); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // deleted meanwhile
 		}
 		return ctrl.Result{}, err
 	}

@@ -41,7 +41,7 @@ func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
-	utilruntime.Must(openreports.AddToScheme(s))
+	utilruntime.Must(openreports.Install(s))
 	return s
 }
 

@@ -50,7 +50,9 @@ func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	res, ok := snap.Subprocessor(sp.Name)
 	if !ok {
-		return ctrl.Result{Requeue: true}, nil
+		// The object left the cache between the read and the snapshot: its
+		// deletion event follows.
+		return ctrl.Result{}, nil
 	}
 
 	orig := sp.DeepCopy()
@@ -104,8 +106,8 @@ func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, res.State == v1alpha1.SubprocessorApproved, reason, res.Message)
 
 	if err := patchStatus(ctx, r.Client, orig, &sp, orig.Status, sp.Status); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // deleted meanwhile
 		}
 		return ctrl.Result{}, err
 	}

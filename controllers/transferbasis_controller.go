@@ -42,7 +42,9 @@ func (r *TransferBasisReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	res, ok := snap.Basis(tb.Name)
 	if !ok {
-		return ctrl.Result{Requeue: true}, nil
+		// The object left the cache between the read and the snapshot: its
+		// deletion event follows.
+		return ctrl.Result{}, nil
 	}
 	var users v1alpha1.SubprocessorList
 	if err := r.List(ctx, &users, client.MatchingFields{IndexSubprocessorBases: tb.Name}); err != nil {
@@ -59,8 +61,8 @@ func (r *TransferBasisReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	st.SubprocessorCount = int32(len(users.Items))
 	setCondition(&st.Conditions, tb.Generation, v1alpha1.ConditionReady, res.State == v1alpha1.BasisValid, string(res.State), res.Message)
 	if err := patchStatus(ctx, r.Client, orig, &tb, orig.Status, tb.Status); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{Requeue: true}, nil
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // deleted meanwhile
 		}
 		return ctrl.Result{}, err
 	}

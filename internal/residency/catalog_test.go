@@ -236,7 +236,7 @@ func TestDefaultCatalogConcurrent(t *testing.T) {
 			t.Errorf("goroutine %d: US = %s", i, r)
 		}
 	}
-	if DefaultCatalog() != DefaultCatalog() {
+	if first, second := DefaultCatalog(), DefaultCatalog(); first != second {
 		t.Error("DefaultCatalog must be built once")
 	}
 }

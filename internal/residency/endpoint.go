@@ -242,9 +242,7 @@ func parsePort(s string) (int, bool) {
 // label not all digits, so that "999.1.1.1" is no host) and returns it lower-cased
 // without trailing dot. It allocates only when the name has upper-case letters.
 func normalizeHostName(h string) (string, bool) {
-	if strings.HasSuffix(h, ".") {
-		h = h[:len(h)-1]
-	}
+	h = strings.TrimSuffix(h, ".")
 	if h == "" || len(h) > 253 {
 		return "", false
 	}

@@ -101,8 +101,12 @@ func fetchProfile(path, file string) {
 		logf("pprof: %v", err)
 		return
 	}
-	defer f.Close()
-	_, _ = io.Copy(f, resp.Body)
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		logf("pprof: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		logf("pprof: %v", err)
+	}
 }
 
 func main() {
@@ -134,12 +138,16 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	cl, err := cluster.Start(ctx, cluster.Options{Dir: dir, SkipControllerManager: true, SkipScheduler: true, SkipKwok: true})
 	if err != nil {
 		return err
 	}
-	defer cl.Stop()
+	defer func() {
+		if err := cl.Stop(); err != nil {
+			logf("stopping the control plane: %v", err)
+		}
+	}()
 	if err := installCRDs(cl.Kubeconfig()); err != nil {
 		return err
 	}
