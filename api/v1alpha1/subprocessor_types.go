@@ -173,9 +173,10 @@ type Transfer struct {
 	// +required
 	Route string `json:"route"`
 
-	// country is the destination country.
-	// +required
-	Country CountryCode `json:"country"`
+	// country is the destination country; empty when the route's
+	// ProcessingLocation does not exist (reason UnknownLocation).
+	// +optional
+	Country CountryCode `json:"country,omitempty"`
 
 	// classification is the destination's classification as of now.
 	// +optional
