@@ -109,6 +109,7 @@ func TestOnAControlPlane(t *testing.T) {
 		if *dep.Spec.Replicas != 2 || dep.Labels["app.kubernetes.io/managed-by"] != "Helm" {
 			t.Errorf("installed Deployment: replicas %d, labels %v", *dep.Spec.Replicas, dep.Labels)
 		}
+		restrictedPod(ctx, t, env, ns, &dep)
 		operatorWrites(ctx, t, env, ns)
 		out = run(t, nil, helm, kc, "upgrade", release, "dist/chart", "--namespace", ns, "--set", "replicaCount=3,image.tag=v2")
 		t.Logf("helm upgrade:\n%s", harness.Indent(out))
@@ -216,4 +217,38 @@ func serverSideDryRun(ctx context.Context, t *testing.T, env *harness.Env, manif
 		n++
 	}
 	return n
+}
+
+// restrictedPod checks the manager's Pod against the restricted Pod Security
+// Standard, as the API server's PodSecurity admission enforces it: a dry-run
+// create of a Pod from the Deployment's template in a namespace labelled
+// enforce=restricted is admitted, and the same Pod without its container
+// securityContext is not (so the check is live).
+func restrictedPod(ctx context.Context, t *testing.T, env *harness.Env, ns string, dep *appsv1.Deployment) {
+	t.Helper()
+	var n corev1.Namespace
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	n.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	if err := env.Client.Update(ctx, &n); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "psa-check", Labels: dep.Spec.Template.Labels},
+		Spec:       *dep.Spec.Template.Spec.DeepCopy(),
+	}
+	if err := env.Client.Create(ctx, pod, client.DryRunAll); err != nil {
+		t.Errorf("the manager's Pod is refused in a namespace enforcing the restricted Pod Security Standard: %v", err)
+	} else {
+		t.Log("the manager's Pod passes the restricted Pod Security Standard (PodSecurity admission, dry run)")
+	}
+	weak := pod.DeepCopy()
+	weak.Spec.Containers[0].SecurityContext = nil
+	if err := env.Client.Create(ctx, weak, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "PodSecurity") {
+		t.Errorf("without its securityContext the Pod should violate the restricted standard; got %v", err)
+	}
 }
