@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dataresidency/operator/internal/testenv"
+	"github.com/dataresidency/operator/test/faults/harness"
 )
 
 var residencyctl struct {
@@ -116,4 +117,13 @@ func TestResidencyctlScan(t *testing.T) {
 		}
 	}
 	t.Logf("slowest: %s in %s", slowestFile, slowest.Round(time.Millisecond))
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	harness.Cleanup() // the manager binary
+	if residencyctl.path != "" {
+		_ = os.RemoveAll(filepath.Dir(residencyctl.path))
+	}
+	os.Exit(code)
 }
