@@ -111,6 +111,12 @@ test-e2e: ## Build the local cluster's binaries (once) and run the tests that ne
 verify-generated: manifests generate ## Fail when generated files (CRDs, RBAC, webhook, deepcopy) are not what the sources generate.
 	@git diff --exit-code -- api config internal/cli/crds || { echo "generated files are out of date: run 'make manifests generate' and commit"; exit 1; }
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: envtest ## Engine, webhook handler, end-to-end admission (vs no webhook and vs a ValidatingAdmissionPolicy) and scale benchmarks into bench/results.md (~30 min; not part of `make test`).
+	hack/bench.sh
+
 ##@ Local cluster
 
 .PHONY: dev-cluster

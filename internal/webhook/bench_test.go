@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,11 +26,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	toolscache "k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/state"
 )
 
@@ -218,11 +224,76 @@ func reviewBody(tb testing.TB, gvk metav1.GroupVersionKind, resourceName, ns, na
 	return b
 }
 
+// storeInformers hands the snapshot provider informers whose stores hold the
+// bench world's residency objects, as the manager's cache does
+// (Provider.UseInformers): the provider then reads the stores directly, as
+// it does in production, instead of listing through memReader.
+type storeInformers struct {
+	ctrlcache.Informers // only GetInformer is called
+	informers           map[reflect.Type]toolscache.SharedIndexInformer
+}
+
+func (s *storeInformers) GetInformer(_ context.Context, obj client.Object, _ ...ctrlcache.InformerGetOption) (ctrlcache.Informer, error) {
+	inf, ok := s.informers[reflect.TypeOf(obj)]
+	if !ok {
+		return nil, fmt.Errorf("storeInformers: no informer for %T", obj)
+	}
+	return inf, nil
+}
+
+func newStoreInformers(tb testing.TB, m *memReader) *storeInformers {
+	tb.Helper()
+	s := &storeInformers{informers: map[reflect.Type]toolscache.SharedIndexInformer{}}
+	add := func(proto client.Object, objs ...client.Object) {
+		inf := toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, proto, 0, toolscache.Indexers{})
+		for _, o := range objs {
+			if err := inf.GetStore().Add(o); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		s.informers[reflect.TypeOf(proto)] = inf
+	}
+	var locs, bases, subs, pols []client.Object
+	for i := range m.locations {
+		locs = append(locs, &m.locations[i])
+	}
+	for i := range m.bases {
+		bases = append(bases, &m.bases[i])
+	}
+	for i := range m.subs {
+		subs = append(subs, &m.subs[i])
+	}
+	for i := range m.policies {
+		pols = append(pols, &m.policies[i])
+	}
+	add(&v1alpha1.ProcessingLocation{}, locs...)
+	add(&v1alpha1.TransferBasis{}, bases...)
+	add(&v1alpha1.Subprocessor{}, subs...)
+	add(&v1alpha1.ResidencyPolicy{}, pols...)
+	return s
+}
+
+// benchProvider is the snapshot provider of the benchmarks: reading the
+// informers' stores, as the manager's is.
+func benchProvider(tb testing.TB, m *memReader) (*state.Provider, *storeInformers) {
+	tb.Helper()
+	st := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
+	informers := newStoreInformers(tb, m)
+	if err := st.UseInformers(context.Background(), informers); err != nil {
+		tb.Fatal(err)
+	}
+	return st, informers
+}
+
 func benchHandler(tb testing.TB) (http.Handler, []byte) {
 	tb.Helper()
 	m := benchWorld()
-	st := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
-	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second}
+	st, informers := benchProvider(tb, m)
+	memo, err := newSnapshotMemo(context.Background(), st, informers)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second, snapshots: memo}
 	h := Serve(v)
 	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", realisticDeployment())
 	// The answer must be a real one: admitted, compliant, flows attributed.
@@ -291,39 +362,168 @@ func BenchmarkDecodeDeployment(b *testing.B) {
 	})
 }
 
-// measureLatency runs fn n times and returns the 50th and 99th percentile
-// and the maximum of its durations. `make bench` reads what it logs.
-func measureLatency(n int, fn func()) (p50, p99, max time.Duration) {
-	d := make([]time.Duration, n)
-	for i := range d {
-		start := time.Now()
-		fn()
-		d[i] = time.Since(start)
-	}
+// percentiles of a set of durations.
+type percentiles struct{ p50, p99, max time.Duration }
+
+func percentilesOf(d []time.Duration) percentiles {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[n/2], d[(n*99)/100], d[n-1]
+	n := len(d)
+	return percentiles{d[n/2], d[(n*99)/100], d[n-1]}
 }
 
+// latencies are the wall-clock and thread CPU time percentiles of a run.
+type latencies struct{ wall, cpu percentiles }
+
+// measureLatency runs fn n times from each of workers goroutines (each locked to
+// its thread) and returns the percentiles of the wall-clock duration of each
+// call and of the CPU time its thread spent in it. On a shared machine the
+// wall-clock tail mostly measures the neighbours (a call preempted for a
+// scheduler slice); the thread CPU time measures the call (and the garbage
+// collection work it was made to assist with).
+func measureLatency(n, workers int, fn func()) latencies {
+	wall := make([][]time.Duration, workers)
+	cpu := make([][]time.Duration, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			goruntime.LockOSThread()
+			defer goruntime.UnlockOSThread()
+			wall[w], cpu[w] = make([]time.Duration, n), make([]time.Duration, n)
+			for i := 0; i < n; i++ {
+				c0, t0 := threadCPU(), time.Now()
+				fn()
+				wall[w][i], cpu[w][i] = time.Since(t0), threadCPU()-c0
+			}
+		}(w)
+	}
+	wg.Wait()
+	var all, allCPU []time.Duration
+	for w := range wall {
+		all, allCPU = append(all, wall[w]...), append(allCPU, cpu[w]...)
+	}
+	return latencies{percentilesOf(all), percentilesOf(allCPU)}
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
 // TestHandleDeploymentLatency measures p50/p99 of the handler over many
-// requests. The target is p99 < 200µs; it is enforced when
-// WEBHOOK_LATENCY_STRICT=1 (`make bench`), and only a gross regression fails
-// an ordinary run on a busy machine.
+// requests, sequentially and from two goroutines at once, in wall-clock and
+// thread CPU time. The target is a wall-clock p99 under 200µs sequentially;
+// it is enforced when WEBHOOK_LATENCY_STRICT=1, and only a gross regression
+// fails an ordinary run on a busy machine. hack/bench.sh reads the
+// "latency ..." lines.
 func TestHandleDeploymentLatency(t *testing.T) {
 	h, body := benchHandler(t)
 	n := 2000
 	if testing.Short() {
 		n = 200
 	}
-	for i := 0; i < 100; i++ { // warm up: the snapshot compiles, the annotation cache fills
+	for i := 0; i < 200; i++ { // warm up: the snapshot compiles, the annotation cache fills, the pools fill
 		serve(h, body)
 	}
-	p50, p99, max := measureLatency(n, func() { serve(h, body) })
-	t.Logf("HandleDeployment over %d requests of %d bytes: p50 %v, p99 %v, max %v", n, len(body), p50, p99, max)
+	var seq latencies
+	for _, mode := range []struct {
+		name    string
+		workers int
+	}{{"sequential", 1}, {"parallel", goruntime.GOMAXPROCS(0)}} {
+		l := measureLatency(n/mode.workers, mode.workers, func() { serve(h, body) })
+		t.Logf("latency %s: requests=%d bytes=%d workers=%d wall_p50_us=%.1f wall_p99_us=%.1f wall_max_us=%.1f cpu_p50_us=%.1f cpu_p99_us=%.1f cpu_max_us=%.1f",
+			mode.name, n, len(body), mode.workers, us(l.wall.p50), us(l.wall.p99), us(l.wall.max), us(l.cpu.p50), us(l.cpu.p99), us(l.cpu.max))
+		if mode.workers == 1 {
+			seq = l
+		}
+	}
 	limit := 50 * time.Millisecond
 	if os.Getenv("WEBHOOK_LATENCY_STRICT") == "1" {
 		limit = 200 * time.Microsecond
 	}
-	if p99 > limit {
-		t.Errorf("p99 %v exceeds %v", p99, limit)
+	if seq.wall.p99 > limit {
+		t.Errorf("sequential p99 %v exceeds %v", seq.wall.p99, limit)
 	}
+}
+
+// BenchmarkSnapshot is the per-request snapshot lookup: nothing changed, so
+// the provider returns the snapshot it compiled before.
+func BenchmarkSnapshot(b *testing.B) {
+	m := benchWorld()
+	stores, informers := benchProvider(b, m)
+	memo, err := newSnapshotMemo(context.Background(), stores, informers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reader := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
+	for _, tc := range []struct {
+		name     string
+		snapshot func(context.Context) (*residency.Snapshot, error)
+		st       *state.Provider
+	}{
+		{"provider/cache-reader", reader.Snapshot, reader},
+		{"provider/informer-stores", stores.Snapshot, stores},
+		{"webhook-memo", memo.Snapshot, stores},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			if _, err := tc.snapshot(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := tc.snapshot(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if tc.st.Compiles() != 1 {
+				b.Fatalf("compiled %d times", tc.st.Compiles())
+			}
+		})
+	}
+}
+
+// BenchmarkParseReview is the fast path's one-pass read of the ~10 KB
+// review: the request and the parts of the Deployment the engine reads.
+func BenchmarkParseReview(b *testing.B) {
+	body := reviewBody(b, gvkDeployment, "deployments", nsDeny, "mailer", realisticDeployment())
+	var r jreader
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		var rv fastReview
+		if err := parseReview(&r, body, &rv); err != nil || rv.req.viewErr != nil {
+			b.Fatal(err, rv.req.viewErr)
+		}
+	}
+}
+
+// BenchmarkEvaluateDeployment is the engine alone on the realistic
+// Deployment, with its ConfigMap and ExternalName Services.
+func BenchmarkEvaluateDeployment(b *testing.B) {
+	m := benchWorld()
+	st, _ := benchProvider(b, m)
+	ctx := context.Background()
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, _ := residency.WorkloadOf(realisticDeployment())
+	pc, err := state.PodContext(ctx, m, nsDeny, w.PodSpec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.Context = pc
+	b.Run("evaluate", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			_ = snap.Evaluate(w)
+		}
+	})
+	b.Run("podcontext", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := state.PodContext(ctx, m, nsDeny, w.PodSpec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

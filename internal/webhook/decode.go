@@ -37,6 +37,16 @@ var (
 	kindCronJob     = workloadKind{"batch", "v1", "CronJob"}
 )
 
+// governedKind reports whether gvk is a governed workload kind.
+func governedKind(gvk metav1.GroupVersionKind) (workloadKind, bool) {
+	k := workloadKind{gvk.Group, gvk.Version, gvk.Kind}
+	switch k {
+	case kindPod, kindDeployment, kindStatefulSet, kindDaemonSet, kindReplicaSet, kindJob, kindCronJob:
+		return k, true
+	}
+	return k, false
+}
+
 // newWorkload returns an empty object of a governed workload kind, or nil.
 func newWorkload(gvk metav1.GroupVersionKind) runtime.Object {
 	switch (workloadKind{gvk.Group, gvk.Version, gvk.Kind}) {

@@ -30,8 +30,16 @@ func TestReviewServer(t *testing.T) {
 		{"not JSON", []byte("apiVersion: v1"), "application/json", 400, false, "decoding the AdmissionReview", ""},
 		{"no request", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), "application/json", 400, false, "the AdmissionReview has no request", ""},
 		{"another content type", deny, "application/yaml", 400, false, "expected application/json", ""},
-		{"an object that does not decode", bytes.Replace(deny, []byte(`"replicas":1`), []byte(`"replicas":"one"`), 1), "application/json", 400, false,
-			"cannot decode apps/v1/Deployment shop/mailer: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32", "admission.k8s.io/v1"},
+		{"an object that does not decode", bytes.Replace(deny, []byte(`"containers":[{"name":"mailer"`), []byte(`"containers":[{"name":7`), 1), "application/json", 400, false,
+			"cannot decode apps/v1/Deployment shop/mailer: json: cannot unmarshal number into Go struct field Container.spec.template.spec.containers.name of type string", "admission.k8s.io/v1"},
+		// The fast path reads only what the engine reads, so a wrong type
+		// elsewhere goes unnoticed: the API server never sends one (it
+		// decoded the object into the same Go type first), and the request
+		// is decided on its merits.
+		{"a wrong type in a field the engine does not read", bytes.Replace(deny, []byte(`"replicas":1`), []byte(`"replicas":"one"`), 1), "application/json", 403, false,
+			"[BasisNotValid] twilio-sendgrid via sendgrid-us (US)", "admission.k8s.io/v1"},
+		{"JSON that is broken inside the object", bytes.Replace(deny, []byte(`"replicas":1`), []byte(`"replicas":1,}`), 1), "application/json", 400, false,
+			"decoding the AdmissionReview: invalid character '}' looking for beginning of object key string", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

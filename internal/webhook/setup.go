@@ -93,13 +93,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 			return nil, err
 		}
 	}
+	memo, err := newSnapshotMemo(ctx, st, mgr.GetCache())
+	if err != nil {
+		return nil, err
+	}
 	w := &Webhooks{
-		Workloads: &WorkloadValidator{State: st, Reader: reader, Exempt: exempt, NamespaceWait: opts.NamespaceWait},
+		Workloads: &WorkloadValidator{State: st, Reader: reader, Exempt: exempt, NamespaceWait: opts.NamespaceWait, snapshots: memo},
 		Catalog:   &CatalogValidator{State: st, Reader: reader, Exempt: exempt, Budget: opts.CatalogBudget},
 	}
 	// Mark the webhooks ready once the cache has synced, for the readiness
 	// probe, on every replica: each serves the webhooks, leader or not.
-	err := mgr.Add(everyReplica(func(ctx context.Context) error {
+	err = mgr.Add(everyReplica(func(ctx context.Context) error {
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			w.synced.Store(true)
 		}
@@ -125,8 +129,12 @@ func (w *Webhooks) Register(srv webhook.Server) {
 
 // Serve returns the HTTP handler of an admission handler: controller-runtime's
 // admission.Webhook (panics recovered, request logger, completed response)
-// behind a lean AdmissionReview codec.
+// behind a lean AdmissionReview codec; for the WorkloadValidator, the fast
+// path of workloadServer, which does the same around the same decision.
 func Serve(h admission.Handler) http.Handler {
+	if v, ok := h.(*WorkloadValidator); ok {
+		return &workloadServer{v: v}
+	}
 	return &reviewServer{webhook: &admission.Webhook{Handler: h, RecoverPanic: ptr.To(true)}}
 }
 

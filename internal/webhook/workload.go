@@ -16,6 +16,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/go-logr/logr"
+
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/state"
@@ -64,35 +66,112 @@ type WorkloadValidator struct {
 	// NamespaceWait bounds how long a request waits for a Namespace that the
 	// cache has not seen yet (created a moment ago).
 	NamespaceWait time.Duration
+
+	// snapshots, when set (Setup), remembers the snapshot between informer
+	// events; without it every request asks State.
+	snapshots *snapshotMemo
+}
+
+// snapshot is the compiled snapshot for the request.
+func (v *WorkloadValidator) snapshot(ctx context.Context) (*residency.Snapshot, error) {
+	if v.snapshots != nil {
+		return v.snapshots.Snapshot(ctx)
+	}
+	return v.State.Snapshot(ctx)
 }
 
 var _ admission.Handler = (*WorkloadValidator)(nil)
 
+// workloadRequest is what a decision reads of a request, however it was
+// decoded: by controller-runtime into an admission.Request (Handle), or on
+// the fast path straight from the body (workloadServer).
+type workloadRequest struct {
+	operation   admissionv1.Operation
+	kind        metav1.GroupVersionKind
+	subResource string
+	namespace   string
+	name        string
+	dryRun      bool
+	// object and oldObject are the raw objects.
+	object, oldObject []byte
+	// view is the object as the fast path read it, or nil: then object is
+	// decoded into its typed struct. viewErr says why the view could not be read.
+	view    *objectView
+	viewErr error
+	// fast is the request read on the fast path (for its logger), or nil.
+	fast *fastRequest
+}
+
+// logger is the request's logger: from the context admission.Webhook
+// prepared, or built for a request read on the fast path.
+func (in *workloadRequest) logger(ctx context.Context) logr.Logger {
+	if in.fast != nil {
+		return requestLogger(in.fast)
+	}
+	return logf.FromContext(ctx)
+}
+
 // Handle implements admission.Handler.
 func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	switch req.Operation {
+	return v.decide(ctx, &workloadRequest{
+		operation: req.Operation, kind: req.Kind, subResource: req.SubResource, namespace: req.Namespace, name: req.Name,
+		dryRun: req.DryRun != nil && *req.DryRun, object: req.Object.Raw, oldObject: req.OldObject.Raw,
+	})
+}
+
+// workload decodes the object under review: the Workload the engine reads,
+// the object's generateName, and whether it is being deleted.
+func (in *workloadRequest) workload(k workloadKind) (w *residency.Workload, generateName string, deleting bool, err error) {
+	if in.view != nil {
+		if len(in.object) == 0 {
+			return nil, "", false, errNoObject
+		}
+		if err := in.viewErr; err != nil || in.view.err(k) != nil {
+			// The rare path: let the typed decoder say what is wrong, in its words.
+			if err == nil {
+				err = in.view.err(k)
+			}
+			if typedErr := decodeInto(in.object, newWorkload(in.kind)); typedErr != nil {
+				err = typedErr
+			}
+			return nil, "", false, err
+		}
+		return in.view.workload(k), in.view.generateName, in.view.deleting, nil
+	}
+	obj := newWorkload(in.kind)
+	if err := decodeInto(in.object, obj); err != nil {
+		return nil, "", false, err
+	}
+	w, _ = residency.WorkloadOf(obj)
+	meta := obj.(metav1.Object)
+	return w, meta.GetGenerateName(), meta.GetDeletionTimestamp() != nil, nil
+}
+
+// decide is the webhook's decision, whichever path decoded the request.
+func (v *WorkloadValidator) decide(ctx context.Context, req *workloadRequest) admission.Response {
+	switch req.operation {
 	case admissionv1.Create, admissionv1.Update:
 	default:
 		return admission.Allowed("")
 	}
-	obj := newWorkload(req.Kind)
-	if obj == nil {
+	k, governed := governedKind(req.kind)
+	if !governed {
 		return admission.Allowed("")
 	}
-	switch req.SubResource {
+	switch req.subResource {
 	case "":
 	case subresourceEphemeralContainers:
-		if _, ok := obj.(*corev1.Pod); !ok {
+		if k != kindPod {
 			return admission.Allowed("")
 		}
 	default:
 		return admission.Allowed("")
 	}
-	ns := req.Namespace
+	ns := req.namespace
 	if v.Exempt[ns] {
 		return exempt()
 	}
-	snap, err := v.State.Snapshot(ctx)
+	snap, err := v.snapshot(ctx)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("data residency webhook: reading the residency catalog from the cache: %w", err))
 	}
@@ -100,22 +179,22 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	if pol.Excluded(ns) {
 		return exempt()
 	}
-	if err := decodeInto(req.Object.Raw, obj); err != nil {
-		return admission.Errored(http.StatusBadRequest, decodeError(req.Kind, ns, req.Name, err))
+	w, generateName, deleting, err := req.workload(k)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, decodeError(req.kind, ns, req.name, err))
 	}
-	w, _ := residency.WorkloadOf(obj)
 	if w.Ref.Name == "" {
 		// generateName: the API server may not have chosen the name yet.
-		w.Ref.Name = req.Name
-		if meta, ok := obj.(metav1.Object); ok && w.Ref.Name == "" && meta.GetGenerateName() != "" {
-			w.Ref.Name = meta.GetGenerateName() + "*"
+		w.Ref.Name = req.name
+		if w.Ref.Name == "" && generateName != "" {
+			w.Ref.Name = generateName + "*"
 		}
 	}
 	if w.Ref.Namespace == "" {
 		w.Ref.Namespace = ns
 		w.Context.Namespace = ns
 	}
-	if meta, ok := obj.(metav1.Object); ok && meta.GetDeletionTimestamp() != nil {
+	if deleting {
 		// The object is going away; an update now only removes finalizers.
 		return exempt()
 	}
@@ -158,15 +237,15 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 
 	switch enforcement {
 	case v1alpha1.EnforcementDeny:
-		if violations > 0 && !(req.Operation == admissionv1.Update && v.unchanged(req, w)) {
+		if violations > 0 && !(req.operation == admissionv1.Update && v.unchanged(req, w)) {
 			for i := range res.Findings {
 				if res.Findings[i].Verdict == residency.Warning {
 					ws.addFinding(&res.Findings[i])
 				}
 			}
 			audit[AuditDecision] = DecisionDenied
-			logf.FromContext(ctx).Info("denied", "kind", res.Resource.Kind, "namespace", ns, "name", res.Resource.Name,
-				"violations", violations, "reasons", audit[AuditReasons], "dryRun", req.DryRun != nil && *req.DryRun)
+			req.logger(ctx).Info("denied", "kind", res.Resource.Kind, "namespace", ns, "name", res.Resource.Name,
+				"violations", violations, "reasons", audit[AuditReasons], "dryRun", req.dryRun)
 			resp := admission.Denied(denialMessage(&res, violations))
 			resp.Warnings = ws.list()
 			resp.AuditAnnotations = audit
@@ -230,17 +309,26 @@ func (v *WorkloadValidator) namespaceLabels(ctx context.Context, ns string) (map
 
 // unchanged reports whether an update leaves everything the engine reads as it
 // was: the three residency annotations on the object and its pod template, and
-// the pod spec. Such an update cannot add a flow.
-func (v *WorkloadValidator) unchanged(req admission.Request, w *residency.Workload) bool {
-	old := newWorkload(req.Kind)
-	if err := decodeInto(req.OldObject.Raw, old); err != nil {
+// the pod spec. Such an update cannot add a flow. The whole pod spec counts (a
+// new image too), so on the fast path, which read only part of it, both
+// objects are decoded here into their typed structs.
+func (v *WorkloadValidator) unchanged(req *workloadRequest, w *residency.Workload) bool {
+	if req.view != nil {
+		obj := newWorkload(req.kind)
+		if err := decodeInto(req.object, obj); err != nil {
+			return false
+		}
+		w, _ = residency.WorkloadOf(obj)
+	}
+	old := newWorkload(req.kind)
+	if err := decodeInto(req.oldObject, old); err != nil {
 		return false
 	}
 	ow, ok := residency.WorkloadOf(old)
 	if !ok {
 		return false
 	}
-	for _, key := range []string{residency.AnnotationSubprocessors, residency.AnnotationDataCategories, residency.AnnotationEgress} {
+	for _, key := range residencyAnnotations {
 		if w.Annotations[key] != ow.Annotations[key] || w.TemplateAnnotations[key] != ow.TemplateAnnotations[key] {
 			return false
 		}
