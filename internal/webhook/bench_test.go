@@ -205,6 +205,90 @@ func realisticDeployment() *appsv1.Deployment {
 	return d
 }
 
+// asAdmitted is d as kube-apiserver hands it to admission webhooks on
+// create: defaults applied, metadata filled in, and managedFields recording
+// every field set, with the "k:{\"name\":...}" keys that make a review's
+// JSON about half again as large.
+func asAdmitted(tb testing.TB, d *appsv1.Deployment) *appsv1.Deployment {
+	tb.Helper()
+	d = d.DeepCopy()
+	d.UID, d.Generation = "6f1c7a52-0000-4000-8000-00000000beef", 1
+	d.CreationTimestamp = metav1.Time{Time: testNow}
+	d.Spec.RevisionHistoryLimit, d.Spec.ProgressDeadlineSeconds = ptr.To[int32](10), ptr.To[int32](600)
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+		MaxUnavailable: ptr.To(intstr.FromString("25%")), MaxSurge: ptr.To(intstr.FromString("25%"))}}
+	spec := &d.Spec.Template.Spec
+	spec.RestartPolicy, spec.DNSPolicy, spec.SchedulerName = corev1.RestartPolicyAlways, corev1.DNSClusterFirst, corev1.DefaultSchedulerName
+	spec.TerminationGracePeriodSeconds, spec.SecurityContext = ptr.To[int64](30), &corev1.PodSecurityContext{}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			cs[i].TerminationMessagePath, cs[i].TerminationMessagePolicy = "/dev/termination-log", corev1.TerminationMessageReadFile
+			cs[i].ImagePullPolicy = corev1.PullIfNotPresent
+			for j := range cs[i].Ports {
+				cs[i].Ports[j].Protocol = corev1.ProtocolTCP
+			}
+		}
+	}
+	obj, err := json.Marshal(d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(obj, &m); err != nil {
+		tb.Fatal(err)
+	}
+	meta := m["metadata"].(map[string]any)
+	for _, k := range []string{"name", "namespace", "uid", "generation", "creationTimestamp"} {
+		delete(meta, k)
+	}
+	delete(m, "status")
+	fields, err := json.Marshal(fieldSet(m))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl-client-side-apply", Operation: metav1.ManagedFieldsOperationUpdate,
+		APIVersion: "apps/v1", Time: &metav1.Time{Time: testNow}, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields}}}
+	return d
+}
+
+// fieldSet is the FieldsV1 form of a JSON object: "f:<field>" per field,
+// list items of objects keyed by their name ("k:{\"name\":\"app\"}") or
+// port, lists of scalars as a whole.
+func fieldSet(v map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, e := range v {
+		switch e := e.(type) {
+		case map[string]any:
+			out["f:"+k] = fieldSet(e)
+		case []any:
+			items := map[string]any{}
+			for _, it := range e {
+				obj, ok := it.(map[string]any)
+				if !ok {
+					items = map[string]any{}
+					break
+				}
+				key := map[string]any{}
+				if n, ok := obj["name"]; ok {
+					key["name"] = n
+				} else if p, ok := obj["containerPort"]; ok {
+					key["containerPort"], key["protocol"] = p, obj["protocol"]
+				} else {
+					key["key"] = obj["key"]
+				}
+				kb, _ := json.Marshal(key)
+				item := fieldSet(obj)
+				item["."] = map[string]any{}
+				items["k:"+string(kb)] = item
+			}
+			out["f:"+k] = items
+		default:
+			out["f:"+k] = map[string]any{}
+		}
+	}
+	return out
+}
+
 // reviewBody is the AdmissionReview the API server would send for creating obj.
 func reviewBody(tb testing.TB, gvk metav1.GroupVersionKind, resourceName, ns, name string, obj runtime.Object) []byte {
 	tb.Helper()
@@ -287,6 +371,11 @@ func benchProvider(tb testing.TB, m *memReader) (*state.Provider, *storeInformer
 
 func benchHandler(tb testing.TB) (http.Handler, []byte) {
 	tb.Helper()
+	return benchHandlerFor(tb, realisticDeployment())
+}
+
+func benchHandlerFor(tb testing.TB, d *appsv1.Deployment) (http.Handler, []byte) {
+	tb.Helper()
 	m := benchWorld()
 	st, informers := benchProvider(tb, m)
 	memo, err := newSnapshotMemo(context.Background(), st, informers)
@@ -295,7 +384,7 @@ func benchHandler(tb testing.TB) (http.Handler, []byte) {
 	}
 	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second, snapshots: memo}
 	h := Serve(v)
-	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", realisticDeployment())
+	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", d)
 	// The answer must be a real one: admitted, compliant, flows attributed.
 	rec := serve(h, body)
 	var out admissionv1.AdmissionReview
@@ -336,6 +425,16 @@ func BenchmarkHandleDeployment(b *testing.B) {
 				serve(h, body)
 			}
 		})
+	})
+	// The same Deployment as kube-apiserver sends it: defaulted, with
+	// managedFields (a larger body, most of it skipped).
+	ha, admitted := benchHandlerFor(b, asAdmitted(b, realisticDeployment()))
+	b.Run("as-admitted", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(admitted)))
+		for i := 0; i < b.N; i++ {
+			serve(ha, admitted)
+		}
 	})
 }
 
@@ -423,15 +522,21 @@ func TestHandleDeploymentLatency(t *testing.T) {
 	for i := 0; i < 200; i++ { // warm up: the snapshot compiles, the annotation cache fills, the pools fill
 		serve(h, body)
 	}
+	ha, admitted := benchHandlerFor(t, asAdmitted(t, realisticDeployment()))
+	for i := 0; i < 200; i++ {
+		serve(ha, admitted)
+	}
 	var seq latencies
 	for _, mode := range []struct {
 		name    string
 		workers int
-	}{{"sequential", 1}, {"parallel", goruntime.GOMAXPROCS(0)}} {
-		l := measureLatency(n/mode.workers, mode.workers, func() { serve(h, body) })
+		h       http.Handler
+		body    []byte
+	}{{"sequential", 1, h, body}, {"parallel", goruntime.GOMAXPROCS(0), h, body}, {"as-admitted", 1, ha, admitted}} {
+		l := measureLatency(n/mode.workers, mode.workers, func() { serve(mode.h, mode.body) })
 		t.Logf("latency %s: requests=%d bytes=%d workers=%d wall_p50_us=%.1f wall_p99_us=%.1f wall_max_us=%.1f cpu_p50_us=%.1f cpu_p99_us=%.1f cpu_max_us=%.1f",
-			mode.name, n, len(body), mode.workers, us(l.wall.p50), us(l.wall.p99), us(l.wall.max), us(l.cpu.p50), us(l.cpu.p99), us(l.cpu.max))
-		if mode.workers == 1 {
+			mode.name, n, len(mode.body), mode.workers, us(l.wall.p50), us(l.wall.p99), us(l.wall.max), us(l.cpu.p50), us(l.cpu.p99), us(l.cpu.max))
+		if mode.name == "sequential" {
 			seq = l
 		}
 	}
@@ -526,4 +631,19 @@ func BenchmarkEvaluateDeployment(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseReviewAsAdmitted is BenchmarkParseReview on the review as
+// kube-apiserver sends it (defaults, managedFields).
+func BenchmarkParseReviewAsAdmitted(b *testing.B) {
+	body := reviewBody(b, gvkDeployment, "deployments", nsDeny, "mailer", asAdmitted(b, realisticDeployment()))
+	var r jreader
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		var rv fastReview
+		if err := parseReview(&r, body, &rv); err != nil || rv.req.viewErr != nil {
+			b.Fatal(err, rv.req.viewErr)
+		}
+	}
 }

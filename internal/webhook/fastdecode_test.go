@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -215,6 +216,7 @@ func syntheticObjects(t *testing.T) []corpusObject {
 	tmpl := func() corev1.PodTemplateSpec { return *realisticDeployment().Spec.Template.DeepCopy() }
 
 	add("realistic Deployment", realisticDeployment())
+	add("realistic Deployment as kube-apiserver sends it (defaults, managedFields)", asAdmitted(t, realisticDeployment()))
 	add("mailer to a Privacy Shield vendor", mailer(nsDeny, "twilio-sendgrid"))
 	add("mailer to an EEA vendor", mailer(nsDeny, "brevo"))
 
@@ -544,3 +546,20 @@ func TestFastDecodeTypeErrors(t *testing.T) {
 }
 
 var _ client.Object = (*appsv1.Deployment)(nil)
+
+// TestPlain8 checks the eight-byte string scan against the byte table.
+func TestPlain8(t *testing.T) {
+	var buf [8]byte
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			for i := range buf {
+				buf[i] = 'a'
+			}
+			buf[pos] = byte(c)
+			want := strPlain[c]
+			if got := plain8(binary.LittleEndian.Uint64(buf[:])); got != want {
+				t.Fatalf("byte %#x at %d: plain8 %v, table %v", c, pos, got, want)
+			}
+		}
+	}
+}

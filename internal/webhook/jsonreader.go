@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,9 +120,9 @@ func tokenName(c byte) string {
 	return "number"
 }
 
-// ws skips white space.
+// ws skips white space (the API server sends none: one comparison).
 func (r *jreader) ws() {
-	for r.i < len(r.b) {
+	for r.i < len(r.b) && r.b[r.i] <= ' ' {
 		switch r.b[r.i] {
 		case ' ', '\t', '\n', '\r':
 			r.i++
@@ -129,6 +130,22 @@ func (r *jreader) ws() {
 			return
 		}
 	}
+}
+
+// Words of eight bytes, for scanning strings eight bytes at a time.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = '"' * ones
+	slashs = '\\' * ones
+)
+
+// plain8 reports whether none of the eight bytes of x needs attention in a
+// string: no quote, no backslash, no control character, nothing but ASCII.
+func plain8(x uint64) bool {
+	q, s := x^quotes, x^slashs
+	special := (q-ones)&^q | (s-ones)&^s | (x - 0x20*ones) | x
+	return special&highs == 0
 }
 
 // next returns the first byte of the next token (0 at the end).
@@ -166,6 +183,13 @@ func (r *jreader) enter() bool {
 // its key (valid until the next read), or false at the closing '}' or on an
 // error (r.err). n counts the members read so far; start it at 0.
 func (r *jreader) member(n *int) ([]byte, bool) {
+	return r.nextMember(n, true)
+}
+
+// nextMember is member; with decode false, a key with escapes is validated
+// but not decoded (skip never reads keys: managedFields are full of
+// "k:{\"name\":...}" keys).
+func (r *jreader) nextMember(n *int, decode bool) ([]byte, bool) {
 	if r.err != nil || r.terr != nil {
 		return nil, false
 	}
@@ -190,7 +214,7 @@ func (r *jreader) member(n *int) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	if esc {
+	if esc && decode {
 		var k string
 		if err := json.Unmarshal(r.b[r.i-len(raw)-2:r.i], &k); err != nil {
 			return nil, r.syntax(err.Error())
@@ -238,6 +262,9 @@ func (r *jreader) strToken() (raw []byte, esc bool, ok bool) {
 	i := start
 	nonASCII := false
 	for {
+		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && strPlain[b[i]] {
 			i++
 		}
@@ -402,7 +429,7 @@ func (r *jreader) skip() bool {
 			return false
 		}
 		for n := 0; ; {
-			if _, ok := r.member(&n); !ok {
+			if _, ok := r.nextMember(&n, false); !ok {
 				break
 			}
 			if !r.skip() {
