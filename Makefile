@@ -5,7 +5,7 @@ CONTROLLER_TOOLS   ?= v0.21.0
 GOLANGCI_LINT      ?= v2.15.0
 # Helm v3.21 is built with Go 1.26 against k8s.io/client-go v0.36, like the operator.
 HELM_VERSION       ?= v3.21.4
-FUZZTIME           ?= 10s
+FUZZTIME           ?= 20000x
 
 LOCALBIN           := $(CURDIR)/bin
 CONTROLLER_GEN     := $(LOCALBIN)/controller-gen

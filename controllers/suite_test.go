@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
 	env, err := testenv.Start(testenv.Options{})
 	if err != nil {
-		if errors.Is(err, testenv.ErrNoAssets) && os.Getenv("CI") == "" {
+		if errors.Is(err, testenv.ErrNoAssets) && !testenv.InCI() {
 			println("skipping controller tests:", err.Error())
 			os.Exit(0)
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dataresidency/operator/internal/testenv"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -130,7 +132,7 @@ func TestRegisterFromAPIServer(t *testing.T) {
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			t.Skipf("no control plane binaries in %s (make envtest)", assets)
+			testenv.MissingTool(t, "no control plane binaries in %s (make envtest)", assets)
 		}
 	}
 	env := &envtest.Environment{

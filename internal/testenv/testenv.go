@@ -116,3 +116,25 @@ func Start(opts Options) (*Environment, error) {
 	}
 	return &Environment{Environment: env, Config: cfg}, nil
 }
+
+// InCI reports whether the tests run in CI (the CI environment variable is
+// set, as .ci/run sets it): what a developer's machine may lack, CI must have.
+func InCI() bool { return os.Getenv("CI") != "" }
+
+// Skipper is the part of testing.TB that MissingTool needs.
+type Skipper interface {
+	Helper()
+	Skipf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// MissingTool skips the test when a tool it needs is not there, except in CI,
+// where a missing tool fails the test: a green CI run must never be a run
+// that quietly checked nothing.
+func MissingTool(t Skipper, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("in CI every tool must be there: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dataresidency/operator/internal/testenv"
+
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +34,7 @@ func kustomize(t *testing.T, dir string) *rendered {
 	t.Helper()
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Skip("kubectl is not installed")
+		testenv.MissingTool(t, "kubectl is not installed")
 	}
 	var out, stderr bytes.Buffer
 	cmd := exec.Command(kubectl, "kustomize", filepath.Join("..", "..", "config", dir))

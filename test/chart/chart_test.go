@@ -41,7 +41,7 @@ func helmBin(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(testenv.Root(), "bin", "helm")
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("bin/helm is missing: build it with `make helm` (make test does; the build needs the Go module proxy): %v", err)
+		testenv.MissingTool(t, "bin/helm is missing: build it with `make helm` (make test does; the build needs the Go module proxy): %v", err)
 	}
 	return p
 }
@@ -50,7 +50,7 @@ func kubectlBin(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Skip("kubectl is not on PATH: it renders config/ (kubectl kustomize) and applies the chart")
+		testenv.MissingTool(t, "kubectl is not on PATH: it renders config/ (kubectl kustomize) and applies the chart")
 	}
 	return p
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dataresidency/operator/internal/testenv"
+
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -74,7 +76,7 @@ func TestOnAControlPlane(t *testing.T) {
 
 	t.Run("kustomize re-apply keeps the operator's writes", func(t *testing.T) {
 		if kubectl == "" {
-			t.Skip("kubectl is not on PATH")
+			testenv.MissingTool(t, "kubectl is not on PATH")
 		}
 		run(t, nil, kubectl, kc, "apply", "--server-side", "-k", "config/default")
 		operatorWrites(ctx, t, env, namespace)

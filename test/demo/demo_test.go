@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dataresidency/operator/internal/testenv"
+
 	"github.com/dataresidency/operator/test/cluster"
 )
 
@@ -49,7 +51,7 @@ func skipUnlessEnabled(t *testing.T, root string) {
 	}
 	binDir := filepath.Join(root, "bin", "k8s", cluster.KubernetesVersion)
 	if missing := cluster.MissingBinaries(binDir, cluster.Options{}); len(missing) > 0 {
-		t.Skipf("control-plane binaries missing in %s: %s (hack/controlplane/build.sh cluster builds them, ~16 min once)",
+		testenv.MissingTool(t, "control-plane binaries missing in %s: %s (hack/controlplane/build.sh cluster builds them, ~16 min once)",
 			binDir, strings.Join(missing, ", "))
 	}
 }

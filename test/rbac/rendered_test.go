@@ -73,7 +73,7 @@ func renderings(t *testing.T) map[string]installed {
 	out := map[string]installed{}
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Skip("kubectl is not on PATH (kubectl kustomize renders config/)")
+		testenv.MissingTool(t, "kubectl is not on PATH (kubectl kustomize renders config/)")
 	}
 	for _, overlay := range []string{"default", "default-certmanager", "default-monitoring"} {
 		cmd := exec.Command(kubectl, "kustomize", filepath.Join(testenv.Root(), "config", overlay))
