@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -150,4 +151,21 @@ func TestStrippedWorkloadsEvaluateTheSame(t *testing.T) {
 		t.Fatalf("only %d workloads checked", checked)
 	}
 	t.Logf("%d workloads evaluate the same stripped and in full", checked)
+}
+
+// TestTransformIsIdempotent: client-go applies the transform a second time to
+// the objects of an initial list; the second pass must change nothing and
+// copy nothing.
+func TestTransformIsIdempotent(t *testing.T) {
+	once, _ := stripWorkload(realisticDeployment(1))
+	first := once.(*appsv1.Deployment).DeepCopy()
+	containers := &once.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+	twice, _ := stripWorkload(once)
+	d := twice.(*appsv1.Deployment)
+	if !equality.Semantic.DeepEqual(first, d) {
+		t.Errorf("a second transform changed the object:\n%+v\n%+v", first, d)
+	}
+	if &d.Spec.Template.Spec.Containers[0] != containers {
+		t.Errorf("a second transform copied the containers again")
+	}
 }

@@ -44,6 +44,8 @@ type ReportReconciler struct {
 	Batch       time.Duration
 	mu          sync.Mutex
 	generations map[types.NamespacedName]int64
+	// Owners decides which objects are reported through their owner.
+	Owners *Owners
 	// indexers are the workload informers' indexers, keyed by kind, read
 	// without copies (set by SetupWithManager; the reader is used otherwise).
 	indexers map[string]toolscache.Indexer
@@ -159,7 +161,7 @@ func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, e
 			return false, err
 		}
 		for _, o := range items {
-			if OwnedByWorkload(o) || o.GetDeletionTimestamp() != nil {
+			if r.Owners.ReportedThroughOwner(o) || o.GetDeletionTimestamp() != nil {
 				continue
 			}
 			e, ok := r.Store.Get(findings.Key{Kind: k.Kind, Namespace: ns, Name: o.GetName()})

@@ -13,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -52,6 +54,18 @@ var WorkloadKinds = []WorkloadKind{
 // IndexWorkloadConfigMaps indexes workloads by the ConfigMaps their pod spec references.
 const IndexWorkloadConfigMaps = "residency.configMaps"
 
+// IndexWorkloadController indexes workloads by the UID of the workload that
+// controls them (OwnedByWorkload), so that an owner's arrival finds them.
+const IndexWorkloadController = "residency.controllerUID"
+
+// WorkloadController is the index function behind IndexWorkloadController.
+func WorkloadController(o client.Object) []string {
+	if !OwnedByWorkload(o) {
+		return nil
+	}
+	return []string{string(metav1.GetControllerOf(o).UID)}
+}
+
 // WorkloadConfigMaps is the index function behind IndexWorkloadConfigMaps.
 func WorkloadConfigMaps(o client.Object) []string {
 	w, ok := residency.WorkloadOf(o)
@@ -61,9 +75,9 @@ func WorkloadConfigMaps(o client.Object) []string {
 	return residency.ReferencedConfigMaps(w.PodSpec)
 }
 
-// OwnedByWorkload reports whether another workload controls obj, so that it is
-// reported through its owner (a Pod of a ReplicaSet of a Deployment is the
-// Deployment's) and evaluated once.
+// OwnedByWorkload reports whether obj names another workload as its
+// controller (a Pod of a ReplicaSet of a Deployment), so that it is reported
+// through its owner and evaluated once.
 func OwnedByWorkload(obj metav1.Object) bool {
 	ref := metav1.GetControllerOf(obj)
 	if ref == nil {
@@ -79,6 +93,52 @@ func OwnedByWorkload(obj metav1.Object) bool {
 	return false
 }
 
+// Owners tells whether a workload is reported through its owner: it names one
+// as its controller, and that owner is in the cache with the UID the
+// reference names. An owner reference anyone may write would otherwise hide a
+// bare Pod from every Report (the admission webhook evaluates such Pods
+// anyway). A reference needs the owner's UID, so an owner missing when its
+// dependent is evaluated was deleted or never existed.
+type Owners struct {
+	stores map[string]toolscache.Store // by kind
+}
+
+// NewOwners reads the owners from the informers of the workload kinds.
+func NewOwners(ctx context.Context, informers interface {
+	GetInformer(context.Context, client.Object, ...ctrlcache.InformerGetOption) (ctrlcache.Informer, error)
+}) (*Owners, error) {
+	o := &Owners{stores: map[string]toolscache.Store{}}
+	for _, k := range WorkloadKinds {
+		inf, err := informers.GetInformer(ctx, k.New())
+		if err != nil {
+			return nil, err
+		}
+		if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
+			o.stores[k.Kind] = sii.GetStore()
+		}
+	}
+	return o, nil
+}
+
+// ReportedThroughOwner reports whether obj is evaluated and reported as part
+// of the workload that controls it rather than on its own.
+func (o *Owners) ReportedThroughOwner(obj metav1.Object) bool {
+	if !OwnedByWorkload(obj) {
+		return false
+	}
+	ref := metav1.GetControllerOf(obj)
+	store := o.stores[ref.Kind]
+	if store == nil {
+		return true // no informer to ask: trust the reference
+	}
+	item, ok, err := store.GetByKey(obj.GetNamespace() + "/" + ref.Name)
+	if err != nil || !ok {
+		return false
+	}
+	owner, ok := item.(metav1.Object)
+	return ok && owner.GetUID() == ref.UID
+}
+
 // WorkloadReconciler evaluates the workloads of one kind: the subprocessors
 // and data categories they declare, the endpoints their pod specs reveal, and
 // where their pods are pinned. Results go to the findings store, from which
@@ -92,6 +152,11 @@ type WorkloadReconciler struct {
 	Metrics  *report.Metrics
 	// Workers is the number of concurrent reconciles.
 	Workers int
+	// Owners decides which objects are reported through their owner.
+	Owners *Owners
+	// store is the kind's informer store, read without copies (set by
+	// SetupWithManager); the reader is used otherwise.
+	store toolscache.Store
 }
 
 // +kubebuilder:rbac:groups="",resources=pods;configmaps;services;namespaces,verbs=get;list;watch
@@ -101,19 +166,20 @@ type WorkloadReconciler struct {
 // Reconcile evaluates one workload.
 func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	key := findings.Key{Kind: r.Kind.Kind, Namespace: req.Namespace, Name: req.Name}
-	obj := r.Kind.New()
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			r.Store.Delete(key)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	obj, found, err := r.get(ctx, req.NamespacedName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !found {
+		r.Store.Delete(key)
+		return ctrl.Result{}, nil
 	}
 	snap, err := r.State.Snapshot(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	pol := snap.Policy()
-	if OwnedByWorkload(obj) || pol.Excluded(req.Namespace) || obj.GetDeletionTimestamp() != nil {
+	if r.Owners.ReportedThroughOwner(obj) || pol.Excluded(req.Namespace) || obj.GetDeletionTimestamp() != nil {
 		r.Store.Delete(key)
 		return ctrl.Result{}, nil
 	}
@@ -148,6 +214,25 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	log.FromContext(ctx).V(1).Info("evaluated", "workload", key.String(), "verdict", res.Verdict, "findings", len(res.Findings))
 	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), snap.NextTransition())}, nil
+}
+
+// get returns the cached workload: the informer's own object, read-only (the
+// engine never writes to what it evaluates), so that evaluating 10,000
+// workloads does not copy each of them first.
+func (r *WorkloadReconciler) get(ctx context.Context, key types.NamespacedName) (client.Object, bool, error) {
+	if r.store != nil {
+		item, ok, err := r.store.GetByKey(key.Namespace + "/" + key.Name)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		obj, ok := item.(client.Object)
+		return obj, ok, nil
+	}
+	obj := r.Kind.New()
+	if err := r.Get(ctx, key, obj); err != nil {
+		return nil, false, client.IgnoreNotFound(err)
+	}
+	return obj, true, nil
 }
 
 // locationsOf lists the ProcessingLocations a workload's flows reach, onward
@@ -204,6 +289,13 @@ func violationSummary(res residency.Result) string {
 // mapped to exactly the workloads it can affect.
 func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	kind := r.Kind.Kind
+	inf, err := mgr.GetCache().GetInformer(context.Background(), r.Kind.New())
+	if err != nil {
+		return err
+	}
+	if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
+		r.store = sii.GetStore()
+	}
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	enqueue := func(keys []findings.Key) []reconcile.Request {
 		out := make([]reconcile.Request, 0, len(keys))
@@ -214,8 +306,26 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	return ctrl.NewControllerManagedBy(mgr).
-		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+	b := ctrl.NewControllerManagedBy(mgr)
+	// An owner arriving in the cache after its dependents (separate watches
+	// deliver in no set order): they were evaluated on their own and are now
+	// reported through it.
+	created := builder.WithPredicates(predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	})
+	for _, owner := range WorkloadKinds {
+		if owner.Kind == "Pod" {
+			continue
+		}
+		b = b.Watches(owner.New(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadController: string(o.GetUID())})
+		}), created)
+	}
+	return b.
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, controllerChanged{}))).
 		Watches(&v1alpha1.Subprocessor{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			// Its routes, its state and its egress claims: the workloads that
 			// use it, and those with endpoints it may now claim.
@@ -275,6 +385,20 @@ func requestNames(reqs []reconcile.Request) []string {
 		out[i] = r.Name
 	}
 	return out
+}
+
+// controllerChanged passes updates that change an object's controller
+// reference: an orphaned Pod (its ReplicaSet deleted with
+// propagationPolicy=Orphan) is reported on its own from then on, and pods'
+// metadata.generation does not move when their references do.
+type controllerChanged struct{ predicate.Funcs }
+
+func (controllerChanged) Update(e event.UpdateEvent) bool {
+	a, b := metav1.GetControllerOf(e.ObjectOld), metav1.GetControllerOf(e.ObjectNew)
+	if a == nil || b == nil {
+		return (a == nil) != (b == nil)
+	}
+	return a.UID != b.UID
 }
 
 // externalNameChanged passes only ExternalName Services (or changes to or from that type).

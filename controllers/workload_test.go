@@ -184,15 +184,33 @@ func TestSeed002Reports(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	// The unannotated mail worker that only sets SMTP_HOST=smtp.sendgrid.net is SendGrid's.
+	// The Reports hold exactly the fixture's workloads.
+	for ns := range namespaces {
+		views, _ := reportsOf(t, ns)
+		for id := range views {
+			expected := false
+			for _, r := range want.Results {
+				expected = expected || (r.Resource.Namespace == ns && r.Resource.Kind+"/"+r.Resource.Name == id)
+			}
+			if !expected {
+				t.Errorf("%s/%s is in the Report but not in expected.yaml", ns, id)
+			}
+		}
+	}
+
+	// The invoice mailer declares nothing (no dataresidency.io annotation)
+	// and only sets SMTP_HOST=smtp.sendgrid.net: it is SendGrid's.
 	views, _ := reportsOf(t, "pindena-aws")
-	mail := views["Deployment/mail-worker"]
+	mail := views["CronJob/invoice-mailer"]
+	if mail == nil {
+		t.Fatal("CronJob/invoice-mailer is not in the Report")
+	}
 	var attributed bool
 	for _, res := range mail.results {
 		attributed = attributed || (res.Properties["subprocessor"] == "pindena-sendgrid" && strings.Contains(res.Properties["endpoint"], "smtp.sendgrid.net"))
 	}
 	if !attributed {
-		t.Errorf("mail-worker results %+v: want smtp.sendgrid.net attributed to pindena-sendgrid", mail.results)
+		t.Errorf("invoice-mailer results %+v: want smtp.sendgrid.net attributed to pindena-sendgrid", mail.results)
 	}
 	for _, res := range mail.results {
 		if res.Policy != "data-residency" || res.Source != "dataresidency.io" {
@@ -269,7 +287,8 @@ func TestInvalidationReachesOnlyAffectedWorkloads(t *testing.T) {
 	ns := "t9-shop"
 	mailer := subprocessor("t9-mailer", []string{"t9-us"}, []string{"t9-mailer-scc"})
 	mailer.Spec.Egress = &v1alpha1.Egress{Hosts: []string{"*.mailer.example"}}
-	create(t, namespace(ns, "audit"), location("t9-us", "US"), location("t9-de", "DE"),
+	create(t, &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}},
+		namespace(ns, "audit"), location("t9-us", "US"), location("t9-de", "DE"),
 		basis("t9-mailer-scc", v1alpha1.MechanismStandardContractualClauses, "US"),
 		basis("t9-crm-scc", v1alpha1.MechanismStandardContractualClauses, "US"),
 		mailer,
@@ -296,6 +315,14 @@ func TestInvalidationReachesOnlyAffectedWorkloads(t *testing.T) {
 		before[n] = evals(n)
 	}
 	metricBefore := c.Metrics.Evaluations()
+	var summaryBefore v1alpha1.PolicySummary
+	eventually(t, &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}, func(p *v1alpha1.ResidencyPolicy) (bool, string) {
+		if p.Status.Summary == nil {
+			return false, "no summary"
+		}
+		summaryBefore = *p.Status.Summary
+		return summaryBefore.Violations == 0 && summaryBefore.Compliant >= 4, fmt.Sprintf("summary %+v", summaryBefore)
+	})
 
 	tb := &v1alpha1.TransferBasis{}
 	if err := k8s.Get(context.Background(), types.NamespacedName{Name: "t9-mailer-scc"}, tb); err != nil {
@@ -336,6 +363,15 @@ func TestInvalidationReachesOnlyAffectedWorkloads(t *testing.T) {
 	})
 	eventually(t, &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: "t9-us"}}, func(l *v1alpha1.ProcessingLocation) (bool, string) {
 		return l.Status.WorkloadCount == 3, fmt.Sprintf("workloadCount=%d", l.Status.WorkloadCount)
+	})
+	// The policy's summary moves by exactly the two workloads that lost their ground.
+	eventually(t, &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}, func(p *v1alpha1.ResidencyPolicy) (bool, string) {
+		if p.Status.Summary == nil {
+			return false, "no summary"
+		}
+		got := *p.Status.Summary
+		return got.Violations == summaryBefore.Violations+2 && got.Compliant == summaryBefore.Compliant-2 && got.Workloads == summaryBefore.Workloads,
+			fmt.Sprintf("summary %+v, before %+v", got, summaryBefore)
 	})
 
 	// The ConfigMap's host moves to an endpoint nobody claims: the newsletter follows.
@@ -427,17 +463,40 @@ func TestPlacementInDisallowedRegion(t *testing.T) {
 			Containers:   []corev1.Container{{Name: "c", Image: "c:1"}},
 		},
 	}
+	create(t, namespace(ns, ""), us, pol, pod)
+	// A ReplicaSet and a Pod it controls: reported once, as the ReplicaSet
+	// (no controller manager runs here, so the Pod is made by hand). And a
+	// Pod naming a controller that does not exist: an owner reference anyone
+	// may write must not hide it from the Report.
+	labels := map[string]string{"app": "rs"}
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rs"},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "c:1"}}},
+		}},
+	}
+	create(t, rs)
 	owned := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "owned-by-rs", OwnerReferences: []metav1.OwnerReference{{
-			APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "0000", Controller: ptr.To(true)}}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "owned-by-rs", Labels: labels, OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: rs.UID, Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "c:1"}}},
+	}
+	fake := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fake-owner", OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "no-such-rs", UID: "00000000-0000-0000-0000-000000000000", Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{NodeSelector: map[string]string{v1alpha1.LabelRegion: "us-east-1"}, Containers: []corev1.Container{{Name: "c", Image: "c:1"}}},
 	}
-	create(t, namespace(ns, ""), us, pol, pod, owned)
+	create(t, owned, fake)
 	views := waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
-		return worst(v, "Pod/cruncher") == "fail", describe(v)
+		_, haveRS := v["ReplicaSet/rs"]
+		return worst(v, "Pod/cruncher") == "fail" && worst(v, "Pod/fake-owner") == "fail" && haveRS, describe(v)
 	})
 	if !slices.Equal(views["Pod/cruncher"].reasons, []string{"ClassificationNotAllowed"}) {
 		t.Errorf("reasons %v, want [ClassificationNotAllowed]", views["Pod/cruncher"].reasons)
+	}
+	if !slices.Equal(views["Pod/fake-owner"].reasons, []string{"ClassificationNotAllowed"}) {
+		t.Errorf("the Pod with a made-up owner: reasons %v, want [ClassificationNotAllowed]", views["Pod/fake-owner"].reasons)
 	}
 	if _, ok := views["Pod/owned-by-rs"]; ok {
 		t.Errorf("a Pod controlled by a ReplicaSet is reported on its own; it must be reported through its owner")

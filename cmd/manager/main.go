@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"runtime/debug"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +20,15 @@ import (
 )
 
 var scheme = controllers.NewScheme()
+
+// defaultGCPercent is the manager's GOGC unless the environment sets one. Its
+// heap is mostly the informer cache, which lives as long as the process and
+// grows with the cluster, not with traffic; Go's default (100) lets the heap
+// reach twice that before collecting. At 50 the heap stays within one and a
+// half times the live data: with 10,000 workloads the peak RSS drops from
+// ~160 to ~136 MiB for ~20% more CPU during the cold start's burst of
+// allocation, and no measurable cost at rest (bench/results.md, section 4).
+const defaultGCPercent = 50
 
 func main() {
 	var (
@@ -48,6 +58,9 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {

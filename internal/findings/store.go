@@ -59,10 +59,12 @@ type Change struct {
 type Store struct {
 	mu      sync.RWMutex
 	entries map[Key]*Entry
-	byNS    map[string]map[Key]struct{}
-	bySub   map[string]map[Key]struct{}
-	byLoc   map[string]map[Key]struct{}
-	byReg   map[string]map[Key]struct{}
+	// The indexes hold the current *Entry of each workload (8 bytes a slot,
+	// where a Key is 48): an entry is replaced, never changed, by Set.
+	byNS  map[string]map[*Entry]struct{}
+	bySub map[string]map[*Entry]struct{}
+	byLoc map[string]map[*Entry]struct{}
+	byReg map[string]map[*Entry]struct{}
 
 	listeners []func(Change)
 }
@@ -71,10 +73,10 @@ type Store struct {
 func New() *Store {
 	return &Store{
 		entries: map[Key]*Entry{},
-		byNS:    map[string]map[Key]struct{}{},
-		bySub:   map[string]map[Key]struct{}{},
-		byLoc:   map[string]map[Key]struct{}{},
-		byReg:   map[string]map[Key]struct{}{},
+		byNS:    map[string]map[*Entry]struct{}{},
+		bySub:   map[string]map[*Entry]struct{}{},
+		byLoc:   map[string]map[*Entry]struct{}{},
+		byReg:   map[string]map[*Entry]struct{}{},
 	}
 }
 
@@ -153,8 +155,8 @@ func (s *Store) Get(k Key) (Entry, bool) {
 func (s *Store) Namespace(ns string) []Entry {
 	s.mu.RLock()
 	out := make([]Entry, 0, len(s.byNS[ns]))
-	for k := range s.byNS[ns] {
-		out = append(out, *s.entries[k])
+	for e := range s.byNS[ns] {
+		out = append(out, *e)
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -208,18 +210,26 @@ func (s *Store) WithEndpoints(kind string) []Key {
 	return out
 }
 
-func (s *Store) lookup(idx map[string]map[Key]struct{}, kind string, names []string) []Key {
+func (s *Store) lookup(idx map[string]map[*Entry]struct{}, kind string, names []string) []Key {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	seen := map[Key]struct{}{}
+	var seen map[*Entry]struct{}
+	if len(names) > 1 {
+		seen = map[*Entry]struct{}{}
+	}
 	var out []Key
 	for _, n := range names {
-		for k := range idx[n] {
-			if _, dup := seen[k]; dup || (kind != "" && k.Kind != kind) {
+		for e := range idx[n] {
+			if kind != "" && e.Key.Kind != kind {
 				continue
 			}
-			seen[k] = struct{}{}
-			out = append(out, k)
+			if seen != nil {
+				if _, dup := seen[e]; dup {
+					continue
+				}
+				seen[e] = struct{}{}
+			}
+			out = append(out, e.Key)
 		}
 	}
 	return out
@@ -275,43 +285,43 @@ func (s *Store) ByNamespaceVerdict() map[[2]string]int {
 }
 
 func (s *Store) index(e *Entry) {
-	add(s.byNS, e.Key.Namespace, e.Key)
+	add(s.byNS, e.Key.Namespace, e)
 	for _, n := range e.Result.Subprocessors {
-		add(s.bySub, n, e.Key)
+		add(s.bySub, n, e)
 	}
 	for _, n := range e.Locations {
-		add(s.byLoc, n, e.Key)
+		add(s.byLoc, n, e)
 	}
 	for _, n := range e.Regions {
-		add(s.byReg, n, e.Key)
+		add(s.byReg, n, e)
 	}
 }
 
 func (s *Store) unindex(e *Entry) {
-	del(s.byNS, e.Key.Namespace, e.Key)
+	del(s.byNS, e.Key.Namespace, e)
 	for _, n := range e.Result.Subprocessors {
-		del(s.bySub, n, e.Key)
+		del(s.bySub, n, e)
 	}
 	for _, n := range e.Locations {
-		del(s.byLoc, n, e.Key)
+		del(s.byLoc, n, e)
 	}
 	for _, n := range e.Regions {
-		del(s.byReg, n, e.Key)
+		del(s.byReg, n, e)
 	}
 }
 
-func add(idx map[string]map[Key]struct{}, n string, k Key) {
+func add(idx map[string]map[*Entry]struct{}, n string, e *Entry) {
 	m := idx[n]
 	if m == nil {
-		m = map[Key]struct{}{}
+		m = map[*Entry]struct{}{}
 		idx[n] = m
 	}
-	m[k] = struct{}{}
+	m[e] = struct{}{}
 }
 
-func del(idx map[string]map[Key]struct{}, n string, k Key) {
+func del(idx map[string]map[*Entry]struct{}, n string, e *Entry) {
 	if m := idx[n]; m != nil {
-		delete(m, k)
+		delete(m, e)
 		if len(m) == 0 {
 			delete(idx, n)
 		}

@@ -377,12 +377,8 @@ func benchHandler(tb testing.TB) (http.Handler, []byte) {
 func benchHandlerFor(tb testing.TB, d *appsv1.Deployment) (http.Handler, []byte) {
 	tb.Helper()
 	m := benchWorld()
-	st, informers := benchProvider(tb, m)
-	memo, err := newSnapshotMemo(context.Background(), st, informers)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second, snapshots: memo}
+	st, _ := benchProvider(tb, m)
+	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second}
 	h := Serve(v)
 	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", d)
 	// The answer must be a real one: admitted, compliant, flows attributed.
@@ -553,11 +549,7 @@ func TestHandleDeploymentLatency(t *testing.T) {
 // the provider returns the snapshot it compiled before.
 func BenchmarkSnapshot(b *testing.B) {
 	m := benchWorld()
-	stores, informers := benchProvider(b, m)
-	memo, err := newSnapshotMemo(context.Background(), stores, informers)
-	if err != nil {
-		b.Fatal(err)
-	}
+	stores, _ := benchProvider(b, m)
 	reader := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
 	for _, tc := range []struct {
 		name     string
@@ -566,7 +558,6 @@ func BenchmarkSnapshot(b *testing.B) {
 	}{
 		{"provider/cache-reader", reader.Snapshot, reader},
 		{"provider/informer-stores", stores.Snapshot, stores},
-		{"webhook-memo", memo.Snapshot, stores},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authnv1 "k8s.io/api/authentication/v1"
@@ -19,16 +17,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sjson "sigs.k8s.io/json"
-
-	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
-	"github.com/dataresidency/operator/internal/state"
 )
 
 // typedServer is how the workload webhook was served before the fast path:
@@ -337,68 +329,6 @@ func TestAppendReviewKnowsEveryField(t *testing.T) {
 		if strings.Join(got, " ") != fields {
 			t.Errorf("%s has fields %v, appendReview knows %s", typ, got, fields)
 		}
-	}
-}
-
-// eventInformers hands out informers whose handlers the test calls itself.
-type eventInformers struct {
-	ctrlcache.Informers
-	handlers []toolscache.ResourceEventHandler
-}
-
-type handlerInformer struct {
-	ctrlcache.Informer
-	parent *eventInformers
-}
-
-func (i handlerInformer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
-	i.parent.handlers = append(i.parent.handlers, h)
-	return nil, nil
-}
-
-func (e *eventInformers) GetInformer(context.Context, client.Object, ...ctrlcache.InformerGetOption) (ctrlcache.Informer, error) {
-	return handlerInformer{parent: e}, nil
-}
-
-func TestSnapshotMemo(t *testing.T) {
-	ctx := context.Background()
-	v, _ := newTestValidators(t)
-	clk := clocktesting.NewFakePassiveClock(testNow)
-	st := state.NewProvider(v.Reader, nil, clk)
-	informers := &eventInformers{}
-	memo, err := newSnapshotMemo(ctx, st, informers)
-	if err != nil || len(informers.handlers) != 4 {
-		t.Fatalf("handlers %d, err %v", len(informers.handlers), err)
-	}
-	s1, err := memo.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s2, _ := memo.Snapshot(ctx); s2 != s1 || st.Compiles() != 1 {
-		t.Fatalf("not remembered: compiles %d", st.Compiles())
-	}
-	// A new basis appears in the cache; the memo learns of it by the event.
-	tb := &v1alpha1.TransferBasis{ObjectMeta: metav1.ObjectMeta{Name: "sendgrid-scc", UID: "b2", Generation: 1},
-		Spec: v1alpha1.TransferBasisSpec{Mechanism: v1alpha1.MechanismStandardContractualClauses, Countries: []v1alpha1.CountryCode{"US"},
-			ExpiresOn: v1alpha1.Date(testNow.Add(48 * time.Hour).Format("2006-01-02"))}}
-	if err := v.Reader.(client.Client).Create(ctx, tb); err != nil {
-		t.Fatal(err)
-	}
-	informers.handlers[1].OnAdd(tb, false)
-	s3, _ := memo.Snapshot(ctx)
-	if _, ok := s3.Basis("sendgrid-scc"); !ok || s3 == s1 {
-		t.Fatal("the event did not refresh the snapshot")
-	}
-	// Time passes the basis's expiry: recompiled without any event.
-	clk.SetTime(testNow.Add(72 * time.Hour))
-	s4, _ := memo.Snapshot(ctx)
-	if b, _ := s4.Basis("sendgrid-scc"); s4 == s3 || b.State != v1alpha1.BasisExpired {
-		t.Fatalf("not recompiled past the transition: state %s", b.State)
-	}
-	// And back: a clock set back is not served a snapshot of the future.
-	clk.SetTime(testNow)
-	if s5, _ := memo.Snapshot(ctx); s5 == s4 {
-		t.Fatal("served a snapshot compiled for a later instant")
 	}
 }
 

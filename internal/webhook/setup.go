@@ -93,17 +93,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 			return nil, err
 		}
 	}
-	memo, err := newSnapshotMemo(ctx, st, mgr.GetCache())
-	if err != nil {
-		return nil, err
-	}
 	w := &Webhooks{
-		Workloads: &WorkloadValidator{State: st, Reader: reader, Exempt: exempt, NamespaceWait: opts.NamespaceWait, snapshots: memo},
+		Workloads: &WorkloadValidator{State: st, Reader: reader, Exempt: exempt, NamespaceWait: opts.NamespaceWait},
 		Catalog:   &CatalogValidator{State: st, Reader: reader, Exempt: exempt, Budget: opts.CatalogBudget},
 	}
 	// Mark the webhooks ready once the cache has synced, for the readiness
 	// probe, on every replica: each serves the webhooks, leader or not.
-	err = mgr.Add(everyReplica(func(ctx context.Context) error {
+	err := mgr.Add(everyReplica(func(ctx context.Context) error {
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			w.synced.Store(true)
 		}

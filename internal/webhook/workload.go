@@ -66,18 +66,6 @@ type WorkloadValidator struct {
 	// NamespaceWait bounds how long a request waits for a Namespace that the
 	// cache has not seen yet (created a moment ago).
 	NamespaceWait time.Duration
-
-	// snapshots, when set (Setup), remembers the snapshot between informer
-	// events; without it every request asks State.
-	snapshots *snapshotMemo
-}
-
-// snapshot is the compiled snapshot for the request.
-func (v *WorkloadValidator) snapshot(ctx context.Context) (*residency.Snapshot, error) {
-	if v.snapshots != nil {
-		return v.snapshots.Snapshot(ctx)
-	}
-	return v.State.Snapshot(ctx)
 }
 
 var _ admission.Handler = (*WorkloadValidator)(nil)
@@ -171,7 +159,7 @@ func (v *WorkloadValidator) decide(ctx context.Context, req *workloadRequest) ad
 	if v.Exempt[ns] {
 		return exempt()
 	}
-	snap, err := v.snapshot(ctx)
+	snap, err := v.State.Snapshot(ctx)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("data residency webhook: reading the residency catalog from the cache: %w", err))
 	}

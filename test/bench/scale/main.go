@@ -54,7 +54,15 @@ type result struct {
 	RSSMiBAfter           float64 `json:"rssMiBAfter"`
 	RSSBytesPerWorkload   float64 `json:"rssBytesPerWorkload"`
 	ManagerCPUSeconds     float64 `json:"managerCpuSeconds"`
-	ReportsChecked        int     `json:"reportsChecked"`
+	// Where the RSS is, at the end: anonymous memory (the Go heap and
+	// runtime) and file-backed pages (the binary), and the Go heap as the
+	// manager's metrics report it: in use, and the size at which the
+	// garbage collector runs next (GOGC, GOMEMLIMIT).
+	RSSAnonMiB     float64 `json:"rssAnonMiB"`
+	RSSFileMiB     float64 `json:"rssFileMiB"`
+	HeapInuseMiB   float64 `json:"heapInuseMiB"`
+	NextGCMiB      float64 `json:"nextGcMiB"`
+	ReportsChecked int     `json:"reportsChecked"`
 }
 
 var (
@@ -71,6 +79,12 @@ const (
 
 // evaluations reads the manager's evaluation counter.
 func evaluations() float64 {
+	return managerMetric("dataresidency_workload_evaluations_total{")
+}
+
+// managerMetric sums the samples of the manager's metrics whose line starts
+// with prefix (a metric name followed by "{" or " "); -1 when unreadable.
+func managerMetric(prefix string) float64 {
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		return -1
@@ -79,7 +93,7 @@ func evaluations() float64 {
 	raw, _ := io.ReadAll(resp.Body)
 	var total float64
 	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, "dataresidency_workload_evaluations_total{") {
+		if strings.HasPrefix(line, prefix) {
 			f := strings.Fields(line)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
 			total += v
@@ -348,6 +362,14 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 		res.RSSMiBAfter = float64(rss) / 1024
 		res.RSSBytesPerWorkload = float64(rss*1024) / float64(nDeploy)
 	}
+	if v, err := statusKB(mgr.Process.Pid, "RssAnon:"); err == nil {
+		res.RSSAnonMiB = float64(v) / 1024
+	}
+	if v, err := statusKB(mgr.Process.Pid, "RssFile:"); err == nil {
+		res.RSSFileMiB = float64(v) / 1024
+	}
+	res.HeapInuseMiB = managerMetric("go_memstats_heap_inuse_bytes ") / (1 << 20)
+	res.NextGCMiB = managerMetric("go_memstats_next_gc_bytes ") / (1 << 20)
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
