@@ -307,8 +307,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		if err != nil {
 			return nil, err
 		}
+		stores, err := state.NewStores(ctx, mgr.GetCache())
+		if err != nil {
+			return nil, err
+		}
 		for _, k := range WorkloadKinds {
-			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers, Owners: owners,
+			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers, Owners: owners, Stores: stores,
 				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: c.Metrics}
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)

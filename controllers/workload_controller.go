@@ -154,6 +154,9 @@ type WorkloadReconciler struct {
 	Workers int
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
+	// Stores, when set, reads Namespaces, ConfigMaps and Services from the
+	// informers without copies; the client is used otherwise.
+	Stores *state.Stores
 	// store is the kind's informer store, read without copies (set by
 	// SetupWithManager); the reader is used otherwise.
 	store toolscache.Store
@@ -187,13 +190,16 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !ok {
 		return ctrl.Result{}, nil
 	}
-	if w.Context, err = state.PodContext(ctx, r.Client, req.Namespace, w.PodSpec); err != nil {
+	var cache client.Reader = r.Client
+	if r.Stores != nil {
+		cache = r.Stores
+	}
+	if w.Context, err = state.PodContext(ctx, cache, req.Namespace, w.PodSpec); err != nil {
 		return ctrl.Result{}, err
 	}
-	var ns metav1.PartialObjectMetadata
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := r.Get(ctx, types.NamespacedName{Name: req.Namespace}, &ns); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	nsLabels, found, err := state.NamespaceLabels(ctx, cache, req.Namespace)
+	if err != nil || !found {
+		return ctrl.Result{}, err // a Namespace's arrival enqueues its workloads
 	}
 
 	start := time.Now()
@@ -206,7 +212,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		Result:      res,
 		Locations:   locationsOf(snap, res),
 		Regions:     residency.PlacementRegions(w.PodSpec),
-		Enforcement: string(pol.Enforcement(ns.Labels)),
+		Enforcement: string(pol.Enforcement(nsLabels)),
 	}
 	prev := r.Store.Set(entry, r.State.Now())
 	if res.Verdict == residency.Violation && (prev == nil || !sameViolations(prev.Result, res)) {

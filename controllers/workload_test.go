@@ -25,6 +25,7 @@ import (
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/controllers"
 	"github.com/dataresidency/operator/internal/findings"
+	"github.com/dataresidency/operator/internal/report"
 	"github.com/dataresidency/operator/internal/testenv"
 )
 
@@ -523,4 +524,68 @@ func TestLargeNamespaceSplitsReports(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestReportsAreOursButKeepOthersMetadata: a Report edited or deleted by
+// someone else is written again, a label someone added (which moves neither
+// its generation nor our knowledge of it) survives the next write, and that
+// write is not stuck on the resourceVersion of our own previous one.
+func TestReportsAreOursButKeepOthersMetadata(t *testing.T) {
+	clk.reset()
+	startManager(t)
+	ns := "t14-shop"
+	create(t, namespace(ns, "audit"), location("t14-de", "DE"), subprocessor("t14-hosting", []string{"t14-de"}, nil),
+		deployment(ns, "web", uses("t14-hosting", "user.name")))
+	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
+		return worst(v, "Deployment/web") == "pass", describe(v)
+	})
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: ns, Name: report.Name}
+
+	// Someone rewrites a result: restored.
+	var rep openreports.Report
+	if err := k8s.Get(ctx, key, &rep); err != nil {
+		t.Fatal(err)
+	}
+	rep.Results[0].Result = "fail"
+	if err := k8s.Update(ctx, &rep); err != nil {
+		t.Fatal(err)
+	}
+	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
+		return worst(v, "Deployment/web") == "pass", describe(v)
+	})
+
+	// Someone labels it (no new generation), then the workload changes.
+	if err := k8s.Get(ctx, key, &rep); err != nil {
+		t.Fatal(err)
+	}
+	rep.Labels["team"] = "shop"
+	if err := k8s.Update(ctx, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Annotations[v1alpha1.AnnotationSubprocessors] = "t14-nobody"
+	if err := k8s.Update(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
+		return worst(v, "Deployment/web") == "fail", describe(v)
+	})
+	if err := k8s.Get(ctx, key, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Labels["team"] != "shop" || rep.Labels[report.LabelManagedBy] != report.ManagedBy {
+		t.Errorf("labels after our write: %v", rep.Labels)
+	}
+
+	// Someone deletes it: written again.
+	if err := k8s.Delete(ctx, &rep); err != nil {
+		t.Fatal(err)
+	}
+	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
+		return worst(v, "Deployment/web") == "fail", describe(v)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,22 +40,27 @@ type containerEnv struct {
 	envFrom []corev1.EnvFromSource
 }
 
-// containersOf lists init containers, containers and ephemeral containers, in that order.
-func containersOf(spec *corev1.PodSpec) []containerEnv {
-	out := make([]containerEnv, 0, len(spec.InitContainers)+len(spec.Containers)+len(spec.EphemeralContainers))
+// eachContainer calls fn for init containers, containers and ephemeral
+// containers, in that order, until fn returns false.
+func eachContainer(spec *corev1.PodSpec, fn func(containerEnv) bool) {
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
-		out = append(out, containerEnv{c.Name, c.Env, c.EnvFrom})
+		if !fn(containerEnv{c.Name, c.Env, c.EnvFrom}) {
+			return
+		}
 	}
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
-		out = append(out, containerEnv{c.Name, c.Env, c.EnvFrom})
+		if !fn(containerEnv{c.Name, c.Env, c.EnvFrom}) {
+			return
+		}
 	}
 	for i := range spec.EphemeralContainers {
 		c := &spec.EphemeralContainers[i]
-		out = append(out, containerEnv{c.Name, c.Env, c.EnvFrom})
+		if !fn(containerEnv{c.Name, c.Env, c.EnvFrom}) {
+			return
+		}
 	}
-	return out
 }
 
 // ReferencedConfigMaps returns, sorted and deduplicated, the names of the
@@ -67,7 +73,7 @@ func ReferencedConfigMaps(spec *corev1.PodSpec) []string {
 		return nil
 	}
 	var names []string
-	for _, c := range containersOf(spec) {
+	eachContainer(spec, func(c containerEnv) bool {
 		for i := range c.env {
 			if vf := c.env[i].ValueFrom; vf != nil && vf.ConfigMapKeyRef != nil && vf.ConfigMapKeyRef.Name != "" {
 				names = append(names, vf.ConfigMapKeyRef.Name)
@@ -78,7 +84,8 @@ func ReferencedConfigMaps(spec *corev1.PodSpec) []string {
 				names = append(names, ref.Name)
 			}
 		}
-	}
+		return true
+	})
 	return sortedUnique(names)
 }
 
@@ -96,26 +103,40 @@ func ReferencedConfigMaps(spec *corev1.PodSpec) []string {
 // domain: "kafka-0.kafka:9092" or "http://otel.observability:4317" reach a
 // Service through the cluster's search domains.
 func DiscoverEgress(spec *corev1.PodSpec, ctx PodContext) []Endpoint {
-	if spec == nil {
+	out := discoverEgressInto(nil, spec, ctx)
+	if len(out) == 0 {
 		return nil
 	}
-	d := discoverer{ctx: ctx}
-	for _, c := range containersOf(spec) {
+	return out
+}
+
+// discoverEgressInto is DiscoverEgress appending to dst.
+func discoverEgressInto(dst []Endpoint, spec *corev1.PodSpec, ctx PodContext) []Endpoint {
+	if spec == nil {
+		return dst
+	}
+	d := discoverer{ctx: ctx, out: dst, base: len(dst)}
+	eachContainer(spec, func(c containerEnv) bool {
 		if d.full() {
-			break
+			return false
 		}
 		d.container(c)
-	}
-	if len(d.out) == 0 {
-		return nil
-	}
+		return true
+	})
 	return d.out
 }
 
 type discoverer struct {
 	ctx PodContext
 	out []Endpoint
+	// base is where this pod's endpoints start in out.
+	base int
 }
+
+// envIndexes are the maps from env name to its last index that containers
+// with many variables use, reused: building one per container per evaluation
+// was the largest allocation of an admission request.
+var envIndexes = sync.Pool{New: func() any { return make(map[string]int, 64) }}
 
 // sameEndpoint reports whether two endpoints are the same place (what
 // String() prints), without building the strings.
@@ -126,7 +147,7 @@ func sameEndpoint(a, b *Endpoint) bool {
 // seen reports whether an endpoint was already discovered. The list is
 // bounded (maxDiscoveredEndpoints), so a scan beats a map here.
 func (d *discoverer) seen(ep *Endpoint) bool {
-	for i := range d.out {
+	for i := d.base; i < len(d.out); i++ {
 		if sameEndpoint(&d.out[i], ep) {
 			return true
 		}
@@ -134,7 +155,7 @@ func (d *discoverer) seen(ep *Endpoint) bool {
 	return false
 }
 
-func (d *discoverer) full() bool { return len(d.out) >= maxDiscoveredEndpoints }
+func (d *discoverer) full() bool { return len(d.out)-d.base >= maxDiscoveredEndpoints }
 
 func (d *discoverer) container(c containerEnv) {
 	// Names set by env: they override every envFrom source; and the last
@@ -142,7 +163,11 @@ func (d *discoverer) container(c containerEnv) {
 	// scan them rather than build a map, unless there are many.
 	var lastEnv map[string]int
 	if len(c.env) > 32 {
-		lastEnv = make(map[string]int, len(c.env))
+		lastEnv = envIndexes.Get().(map[string]int)
+		defer func() {
+			clear(lastEnv)
+			envIndexes.Put(lastEnv)
+		}()
 		for i := range c.env {
 			lastEnv[c.env[i].Name] = i
 		}
@@ -400,7 +425,7 @@ func (d *discoverer) token(tok string, prose bool) (Endpoint, tokenKind) {
 		}
 		return d.hostToken(tok, host, p)
 	}
-	if isDigit(tok[0]) {
+	if isDigit(tok[0]) && mayBeIP(tok) {
 		if a, err := netip.ParseAddr(tok); err == nil {
 			return addrToken(tok, a, 0)
 		}
@@ -421,12 +446,32 @@ func (d *discoverer) token(tok string, prose bool) (Endpoint, tokenKind) {
 	return d.hostToken(tok, tok, 0)
 }
 
+// mayBeIP reports whether s can be an IP address literal: an IPv6 address
+// (it has a colon) or digits and dots with at least one dot. It spares
+// netip.ParseAddr, whose errors allocate, the many values that are plain
+// numbers ("5000") or names that start with a digit ("1password.com").
+func mayBeIP(s string) bool {
+	if strings.IndexByte(s, ':') >= 0 {
+		return true
+	}
+	dot := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dot = true
+		case !isDigit(c):
+			return false
+		}
+	}
+	return dot
+}
+
 // hostToken classifies a host (a name or an IP literal) found in a token.
 func (d *discoverer) hostToken(raw, host string, port int) (Endpoint, tokenKind) {
 	if host == "" {
 		return Endpoint{}, tokenOther // ":8080": a listen address
 	}
-	if c := host[0]; isDigit(c) || strings.IndexByte(host, ':') >= 0 {
+	if mayBeIP(host) {
 		if a, err := netip.ParseAddr(host); err == nil {
 			return addrToken(raw, a, port)
 		}
@@ -454,9 +499,10 @@ func addrToken(raw string, a netip.Addr, port int) (Endpoint, tokenKind) {
 	return Endpoint{Raw: raw, Addr: a, Port: port}, tokenEndpoint
 }
 
-// serviceKey returns "name.namespace" when host is a way to name a Service
-// from the pod: "svc", "svc.ns", "svc.ns.svc" or "svc.ns.svc.cluster.local".
-func (d *discoverer) serviceKey(host string) (string, bool) {
+// serviceName returns the Service and namespace host names, when host is a
+// way to name a Service from the pod: "svc", "svc.ns", "svc.ns.svc" or
+// "svc.ns.svc.cluster.local".
+func (d *discoverer) serviceName(host string) (svc, ns string, ok bool) {
 	h := host
 	if strings.HasSuffix(h, ".svc.cluster.local") {
 		h = h[:len(h)-len(".svc.cluster.local")]
@@ -467,13 +513,14 @@ func (d *discoverer) serviceKey(host string) (string, bool) {
 	case 0:
 		// "svc" alone names a Service in the pod's namespace; "svc.svc" nothing.
 		if h == host && h != "" && d.ctx.Namespace != "" {
-			return h + "." + d.ctx.Namespace, true
+			return h, d.ctx.Namespace, true
 		}
-		return "", false
+		return "", "", false
 	case 1:
-		return h, true
+		svc, ns, _ = strings.Cut(h, ".")
+		return svc, ns, true
 	default:
-		return "", false
+		return "", "", false
 	}
 }
 
@@ -483,11 +530,15 @@ func (d *discoverer) externalName(host string, port int) (Endpoint, bool) {
 	if len(d.ctx.ExternalNames) == 0 {
 		return Endpoint{}, false
 	}
-	key, ok := d.serviceKey(host)
+	svc, ns, ok := d.serviceName(host)
 	if !ok {
 		return Endpoint{}, false
 	}
-	target, ok := d.ctx.ExternalNames[key]
+	// The "name.namespace" key is built on the stack: a map lookup by
+	// string(bytes) does not allocate, and most names are not Services.
+	var kb [128]byte
+	key := append(append(append(kb[:0], svc...), '.'), ns...)
+	target, ok := d.ctx.ExternalNames[string(key)]
 	if !ok {
 		return Endpoint{}, false
 	}
@@ -506,7 +557,6 @@ func (d *discoverer) externalName(host string, port int) (Endpoint, bool) {
 		}
 		ep.Host = name
 	}
-	svc, ns, _ := strings.Cut(key, ".")
 	if ns == d.ctx.Namespace {
 		ep.Source = `service "` + svc + `" (ExternalName)`
 	} else {

@@ -3,6 +3,7 @@ package residency
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 )
@@ -75,9 +76,18 @@ func (s *Snapshot) Evaluate(w *Workload) Result {
 
 	names, nameErrs := s.parseListUnion(w, AnnotationSubprocessors)
 	cats, catErrs := s.parseListUnion(w, AnnotationDataCategories)
-	eps, epErrs := s.endpointsOf(w)
+	scratch := endpointScratch.Get().(*[]Endpoint)
+	defer func() {
+		clear(*scratch) // drop the strings
+		*scratch = (*scratch)[:0]
+		if cap(*scratch) <= maxDiscoveredEndpoints {
+			endpointScratch.Put(scratch)
+		}
+	}()
+	eps, epErrs := s.endpointsOf(w, (*scratch)[:0])
+	*scratch = eps
 
-	var buf [8]flow
+	var buf [16]flow
 	flows := buf[:0]
 	for _, n := range names {
 		flows = append(flows, flow{name: n, sub: s.subs[n]})
@@ -104,7 +114,7 @@ func (s *Snapshot) Evaluate(w *Workload) Result {
 	regions := PlacementRegions(w.PodSpec)
 
 	// Findings gather in a buffer on the stack and are copied out once, at their size.
-	var fbuf [8]Finding
+	var fbuf [24]Finding
 	findings := fbuf[:0]
 	for _, errs := range [...][]ParseError{nameErrs, catErrs, epErrs} {
 		for _, e := range errs {
@@ -260,11 +270,14 @@ func (s *Snapshot) parseListUnion(w *Workload, key string) ([]string, []ParseErr
 	return nil, nil
 }
 
-// endpointsOf returns the discovered endpoints followed by the declared ones.
-func (s *Snapshot) endpointsOf(w *Workload) ([]Endpoint, []ParseError) {
-	var eps []Endpoint
+// endpointScratch holds the endpoints of one evaluation: they are read only
+// while it runs (findings keep strings, not endpoints), so the slice is reused.
+var endpointScratch = sync.Pool{New: func() any { s := make([]Endpoint, 0, 32); return &s }}
+
+// endpointsOf appends to eps the discovered endpoints followed by the declared ones.
+func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) ([]Endpoint, []ParseError) {
 	if w.PodSpec != nil {
-		eps = DiscoverEgress(w.PodSpec, w.Context)
+		eps = discoverEgressInto(eps, w.PodSpec, w.Context)
 	}
 	a, okA := w.Annotations[AnnotationEgress]
 	b, okB := w.TemplateAnnotations[AnnotationEgress]

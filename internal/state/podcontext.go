@@ -20,6 +20,9 @@ func PodContext(ctx context.Context, r client.Reader, namespace string, spec *co
 	if spec == nil {
 		return pc, nil
 	}
+	if s, ok := r.(*Stores); ok {
+		return s.podContext(namespace, spec)
+	}
 	for _, name := range residency.ReferencedConfigMaps(spec) {
 		var cm corev1.ConfigMap
 		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &cm); err != nil {

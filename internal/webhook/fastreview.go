@@ -569,15 +569,19 @@ func readContainers(r *jreader, dst *[]corev1.Container, field string) bool {
 		}
 		return ok
 	}
-	out := make([]corev1.Container, 0, 2)
+	start := len(r.containerSlab)
 	for n := 0; r.elem(&n); {
-		out = append(out, corev1.Container{})
-		c := &out[len(out)-1]
+		var slab []corev1.Container
+		slab, start = r.newContainer(start)
+		c := &slab[len(slab)-1]
 		if !readContainerEnv(r, &c.Name, &c.Env, &c.EnvFrom, field) {
 			return false
 		}
 	}
-	*dst = out
+	*dst = r.containerSlab[start:len(r.containerSlab):len(r.containerSlab)]
+	if len(*dst) == 0 {
+		*dst = []corev1.Container{} // present but empty, as the typed decoder has it
+	}
 	return r.err == nil && r.terr == nil
 }
 
@@ -682,7 +686,7 @@ func readEnv(r *jreader, dst *[]corev1.EnvVar) bool {
 	if r.err != nil || r.terr != nil {
 		return false
 	}
-	*dst = append(make([]corev1.EnvVar, 0, len(out)), out...)
+	*dst = r.keepEnv(out)
 	return true
 }
 

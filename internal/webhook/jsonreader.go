@@ -33,19 +33,62 @@ type jreader struct {
 	terr  error
 
 	// arena holds the bytes of strings made by str(false): one allocation
-	// for most of a request's strings instead of one each. An arena is never
-	// reused: when it is full a new one is made, and the strings of the old
-	// one keep it alive as long as they live. Strings that may be retained
-	// beyond the request (annotation values, which the engine's parse cache
-	// keeps as map keys) are allocated on their own (str(true)), so that they
-	// do not pin an arena.
+	// for most of a request's strings instead of one each. When it is full a
+	// new one is made (the strings of the old one keep it alive as long as
+	// they live). The pooled reader's arena is reused by the next request
+	// (reviewBuffers.release), so its strings must not outlive the request
+	// they were read for: nothing the webhook keeps (caches, metrics labels,
+	// goroutines) may hold one. Strings that are kept (annotation values,
+	// which the engine's parse cache keeps as map keys) are allocated on their
+	// own (str(true)). Tests poison a released arena (poisonReleased) so that
+	// a string kept by mistake shows up as a wrong answer.
 	arena []byte
 
 	// envScratch collects a container's env before it is copied out at its
 	// size: one allocation instead of one per doubling. It survives reset
 	// (but not its contents: readEnv clears what it used).
 	envScratch []corev1.EnvVar
+
+	// envSlab and containerSlab hold the env and containers of the pod spec
+	// under review. They live as long as the request's view and no longer
+	// (the engine keeps strings of what it evaluates, never these slices),
+	// so they are reused across requests with the pooled reader, cleared of
+	// the request's strings in between (reviewBuffers.release).
+	envSlab       []corev1.EnvVar
+	containerSlab []corev1.Container
 }
+
+// keepEnv copies a container's env into the reader's slab. A full slab is
+// not grown but replaced (the slices already handed out keep the old one), so
+// nothing handed out is ever moved or overwritten before release.
+func (r *jreader) keepEnv(env []corev1.EnvVar) []corev1.EnvVar {
+	if len(r.envSlab)+len(env) > cap(r.envSlab) {
+		r.envSlab = make([]corev1.EnvVar, 0, max(min(2*cap(r.envSlab), maxEnvSlab), 128, len(env)))
+	}
+	start := len(r.envSlab)
+	r.envSlab = append(r.envSlab, env...)
+	return r.envSlab[start:len(r.envSlab):len(r.envSlab)]
+}
+
+// newContainer appends a zero container to the reader's slab (replaced, not
+// grown, when full: see keepEnv) and returns the slab and its index.
+func (r *jreader) newContainer(start int) (slab []corev1.Container, from int) {
+	if len(r.containerSlab) == cap(r.containerSlab) {
+		// Move this list's containers read so far to the new slab.
+		old := r.containerSlab[start:]
+		r.containerSlab = make([]corev1.Container, 0, max(min(2*cap(r.containerSlab), maxContainerSlab), 4, 2*len(old)+1))
+		r.containerSlab = append(r.containerSlab, old...)
+		start = 0
+	}
+	r.containerSlab = append(r.containerSlab, corev1.Container{})
+	return r.containerSlab, start
+}
+
+// Bounds on the slabs a pooled reader keeps between requests.
+const (
+	maxEnvSlab       = 4096
+	maxContainerSlab = 64
+)
 
 // maxJSONDepth is encoding/json's nesting limit.
 const maxJSONDepth = 10000
@@ -60,7 +103,9 @@ var strPlain = func() (t [256]bool) {
 }()
 
 func (r *jreader) reset(b []byte) {
-	*r = jreader{b: b, envScratch: r.envScratch[:0]}
+	// The arena and the slabs carry on (what was handed out from them stays
+	// as it is); reviewBuffers.release empties them once the request is answered.
+	*r = jreader{b: b, envScratch: r.envScratch[:0], envSlab: r.envSlab, containerSlab: r.containerSlab, arena: r.arena}
 }
 
 // syntax records that the body is not JSON, in encoding/json's words.

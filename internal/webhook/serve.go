@@ -29,6 +29,10 @@ const maxReviewBytes = 7 << 20
 // rather than kept in the pool.
 const maxPooledBytes = 256 << 10
 
+// poisonReleased, in tests, overwrites the strings of a released request, so
+// that one kept beyond its request by mistake turns into a wrong answer.
+var poisonReleased = false
+
 var jsonContentType = []string{"application/json"}
 
 // reviewBuffers are a request's body and answer buffers and the fast path's
@@ -49,9 +53,25 @@ func (b *reviewBuffers) release() {
 	// Drop every reference into the request (strings, the view, the arena),
 	// so the pool keeps only the byte buffers and the (cleared) env scratch.
 	b.rv = fastReview{}
-	b.r = jreader{envScratch: b.r.envScratch[:0]}
+	clear(b.r.envSlab)
+	clear(b.r.containerSlab)
+	if poisonReleased {
+		for i := range b.r.arena {
+			b.r.arena[i] = '\xff'
+		}
+	}
+	b.r = jreader{envScratch: b.r.envScratch[:0], envSlab: b.r.envSlab[:0], containerSlab: b.r.containerSlab[:0], arena: b.r.arena[:0]}
+	if cap(b.r.arena) > maxPooledBytes {
+		b.r.arena = nil
+	}
 	if cap(b.r.envScratch) > 4096 {
 		b.r.envScratch = nil
+	}
+	if cap(b.r.envSlab) > maxEnvSlab {
+		b.r.envSlab = nil
+	}
+	if cap(b.r.containerSlab) > maxContainerSlab {
+		b.r.containerSlab = nil
 	}
 	if cap(b.body) > maxPooledBytes {
 		b.body = nil

@@ -81,7 +81,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	if opts.CatalogBudget <= 0 {
 		opts.CatalogBudget = 3 * time.Second
 	}
-	reader := mgr.GetCache()
+	reader, err := state.NewStores(ctx, mgr.GetCache())
+	if err != nil {
+		return nil, err
+	}
 	nsMeta := &metav1.PartialObjectMetadata{}
 	nsMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	for _, o := range []client.Object{
@@ -99,7 +102,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	}
 	// Mark the webhooks ready once the cache has synced, for the readiness
 	// probe, on every replica: each serves the webhooks, leader or not.
-	err := mgr.Add(everyReplica(func(ctx context.Context) error {
+	err = mgr.Add(everyReplica(func(ctx context.Context) error {
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			w.synced.Store(true)
 		}

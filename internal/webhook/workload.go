@@ -8,9 +8,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -271,16 +269,14 @@ func exempt() admission.Response {
 // informer. A Namespace created a moment before the request may not be there
 // yet: wait for it a little rather than guess its enforcement.
 func (v *WorkloadValidator) namespaceLabels(ctx context.Context, ns string) (map[string]string, error) {
-	var m metav1.PartialObjectMetadata
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	deadline := time.Now().Add(v.NamespaceWait)
 	for {
-		err := v.Reader.Get(ctx, client.ObjectKey{Name: ns}, &m)
-		if err == nil {
-			return m.Labels, nil
-		}
-		if !apierrors.IsNotFound(err) {
+		labels, found, err := state.NamespaceLabels(ctx, v.Reader, ns)
+		if err != nil {
 			return nil, fmt.Errorf("data residency webhook: reading namespace %s from the cache: %w", ns, err)
+		}
+		if found {
+			return labels, nil
 		}
 		if !time.Now().Before(deadline) {
 			return nil, fmt.Errorf("data residency webhook: namespace %s is not in the operator's cache yet; retry", ns)
