@@ -410,7 +410,10 @@ tbs_by=$(kubectl get residencypolicy default -o go-template="{{with .status.summ
 echo "From ResidencyPolicy/default status.summary:"
 printf '  %-22s %s\n' "workloads" "$w" "compliant" "$c" "warnings" "$wa" "violations" "$v" \
   "uncovered transfers" "$unc" "subprocessors" "$subp (${subs_by%, })" "transfer bases" "${tbs_by%, }"
-printf '  %-22s %s\n' "rejected at admission" "1 (demo-deny/newsletter-sender)"
+# What the API server refused, read from kubectl's output of step 3.
+rejected=$(grep -oE '(Pod|Deployment|StatefulSet|DaemonSet|ReplicaSet|Job|CronJob) [a-z0-9.-]+/[a-z0-9.*-]+ violates' <<<"$out_rejected" |
+  awk '{print $2}' | sort -u | paste -sd, - | sed 's/,/, /g' || true)
+printf '  %-22s %s\n' "rejected at admission" "$(grep -c 'denied the request' <<<"$out_rejected" || true) (${rejected:-none named})"
 echo
 echo "Timings:"
 printf '  %-22s %s\n' "go build" "$(secs $build_ms)" "cluster start" "$(secs $cluster_ms)" \

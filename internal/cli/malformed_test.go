@@ -16,7 +16,9 @@ type malformedCase struct {
 	Document int                `json:"document"`
 	Field    string             `json:"field"`
 	Problem  string             `json:"problem"`
-	Results  []expectedWorkload `json:"results"`
+	// Args are extra scan flags for this file.
+	Args    []string           `json:"args"`
+	Results []expectedWorkload `json:"results"`
 	Subs     []struct {
 		Name  string `json:"name"`
 		State string `json:"state"`
@@ -53,7 +55,7 @@ func TestMalformedFixtures(t *testing.T) {
 		c := c
 		t.Run(c.File, func(t *testing.T) {
 			path := fixture("malformed", c.File)
-			r := runBinary(t, nil, "scan", "-f", path, "--at", "2026-11-22", "-o", "json")
+			r := runBinary(t, nil, append([]string{"scan", "-f", path, "--at", "2026-11-22", "-o", "json"}, c.Args...)...)
 			if r.code != c.ExitCode {
 				t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.ExitCode, r.stdout, r.stderr)
 			}
@@ -103,21 +105,23 @@ func TestMalformedFixtures(t *testing.T) {
 	}
 }
 
-// A dangling reference is a finding (exit 1, as expected.yaml says), but
-// residencyctl also locates it in the file; --strict-references makes it bad input.
+// A dangling reference is bad input (exit 2), naming the file, the document
+// and the field; with --strict-references=false it is a finding, as in the
+// cluster (exit 1, as expected.yaml says), and still located on stderr.
 func TestMissingReferenceIsLocated(t *testing.T) {
 	path := fixture("malformed", "14-missing-reference.yaml")
 	r := runBinary(t, nil, "scan", "-f", path, "--at", "2026-11-22")
+	if r.code != 2 || !strings.Contains(r.stderr, "error: "+path+": document 4") || !strings.Contains(r.stderr, "spec.processingLocations[0]") ||
+		!strings.Contains(r.stderr, "ProcessingLocation aws-eu-north-9 does not exist") || r.stdout != "" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, nil, "scan", "-f", path, "--at", "2026-11-22", "--strict-references=false")
 	if r.code != 1 {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		t.Fatalf("--strict-references=false: exit %d\n%s", r.code, r.stderr)
 	}
-	for _, w := range []string{path, "document 4", "spec.processingLocations[0]", "ProcessingLocation aws-eu-north-9 does not exist"} {
+	for _, w := range []string{"warning: " + path, "document 4", "spec.processingLocations[0]", "ProcessingLocation aws-eu-north-9 does not exist"} {
 		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr does not say %q:\n%s", w, r.stderr)
+			t.Errorf("--strict-references=false: stderr does not say %q:\n%s", w, r.stderr)
 		}
-	}
-	r = runBinary(t, nil, "scan", "-f", path, "--at", "2026-11-22", "--strict-references")
-	if r.code != 2 || !strings.Contains(r.stderr, "error: "+path+": document 4") || !strings.Contains(r.stderr, "spec.processingLocations[0]") {
-		t.Errorf("--strict-references: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -292,7 +292,7 @@ the document and the field), 3 other errors.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or sarif")
 	cmd.Flags().StringVar(&at, "at", "", "evaluate as of this date (YYYY-MM-DD, UTC midnight) instead of now, e.g. to see what breaks when a decision ends")
 	cmd.Flags().StringVar(&failOn, "fail-on", "violation", "exit 1 on: violation, warning (warnings or violations), or never")
-	cmd.Flags().BoolVar(&strictRefs, "strict-references", false, "treat a Subprocessor that names a ProcessingLocation, TransferBasis or onward Subprocessor missing from the input as bad input (exit 2) rather than a finding")
+	cmd.Flags().BoolVar(&strictRefs, "strict-references", true, "a Subprocessor that names a ProcessingLocation, TransferBasis or onward Subprocessor missing from the input is bad input (exit 2); =false makes it a finding, as in the cluster (UnknownLocation, UnknownSubprocessor, an uncovered route)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print warnings and notes about the input on stderr")
 	return cmd
 }
