@@ -41,7 +41,7 @@ type ReportReconciler struct {
 	// Batch is how long a namespace's Report waits after the first change of
 	// its findings before it is written, so that a burst of re-evaluations
 	// (a basis used by a thousand workloads) becomes one write per namespace.
-	Batch       time.Duration
+	Batch   time.Duration
 	mu      sync.Mutex
 	written map[types.NamespacedName]writtenReport
 	// Owners decides which objects are reported through their owner.

@@ -11,15 +11,15 @@ import (
 // file, the document and (where given) the field; exit 1 gives the findings.
 
 type malformedCase struct {
-	File     string             `json:"file"`
-	ExitCode int                `json:"exitCode"`
-	Document int                `json:"document"`
-	Field    string             `json:"field"`
-	Problem  string             `json:"problem"`
+	File     string `json:"file"`
+	ExitCode int    `json:"exitCode"`
+	Document int    `json:"document"`
+	Field    string `json:"field"`
+	Problem  string `json:"problem"`
 	// Args are extra scan flags for this file.
 	Args    []string           `json:"args"`
 	Results []expectedWorkload `json:"results"`
-	Subs     []struct {
+	Subs    []struct {
 		Name  string `json:"name"`
 		State string `json:"state"`
 	} `json:"subprocessors"`
