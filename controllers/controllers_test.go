@@ -9,9 +9,9 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -168,8 +168,11 @@ func TestPrivacyShieldIsInvalidated(t *testing.T) {
 
 	eventually(t, &v1alpha1.TransferBasis{ObjectMeta: metav1.ObjectMeta{Name: "t2-ps"}},
 		basisState(v1alpha1.BasisInvalidated, "C-311/18", "2020-07-16"))
-	eventually(t, &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: "t2-sendgrid"}},
-		subState(v1alpha1.SubprocessorNonCompliant))
+	sg := &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: "t2-sendgrid"}}
+	eventually(t, sg, subState(v1alpha1.SubprocessorNonCompliant))
+	if c := findCondition(sg.Status.Conditions, v1alpha1.ConditionTransfersCovered); c == nil || c.Status != metav1.ConditionFalse || c.Reason != "BasisNotValid" {
+		t.Errorf("TransfersCovered = %+v, want False with reason BasisNotValid", c)
+	}
 
 	// The basis gets a Warning event naming the judgment.
 	cs := kubernetes.NewForConfigOrDie(cfg)
@@ -343,10 +346,19 @@ func TestRestartConvergesToTheSameStatus(t *testing.T) {
 	if err := k8s.Update(context.Background(), tb); err != nil {
 		t.Fatal(err)
 	}
-	wiped := a.DeepCopy()
-	wiped.Status = v1alpha1.SubprocessorStatus{}
-	if err := k8s.Status().Update(context.Background(), wiped); err != nil && !apierrors.IsConflict(err) {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		wiped := &v1alpha1.Subprocessor{}
+		if err := k8s.Get(context.Background(), types.NamespacedName{Name: "t7-a"}, wiped); err != nil {
+			return err
+		}
+		wiped.Status = v1alpha1.SubprocessorStatus{}
+		return k8s.Status().Update(context.Background(), wiped)
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := k8s.Get(context.Background(), types.NamespacedName{Name: "t7-a"}, a); err != nil || a.Status.State != "" {
+		t.Fatalf("status not wiped while the operator was away: %+v (%v)", a.Status, err)
 	}
 
 	startManager(t)
@@ -414,4 +426,75 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestScheduledTransitionsFlipOnTime: the other instants the engine knows in
+// advance requeue the objects at that instant, with nothing changing in the
+// cluster: a mechanismOverrides date, a TIA's review date, the end of an
+// adequacy decision (the United Kingdom's, 2031-12-27).
+func TestScheduledTransitionsFlipOnTime(t *testing.T) {
+	t.Run("mechanism override date", func(t *testing.T) {
+		at := time.Date(2031, 6, 1, 0, 0, 0, 0, time.UTC)
+		clk.standBefore(at, 3*time.Second)
+		t.Cleanup(clk.reset)
+		startManager(t)
+		pol := &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}
+		pol.Spec.MechanismOverrides = []v1alpha1.MechanismOverride{{
+			Mechanism: v1alpha1.MechanismDataPrivacyFramework, InvalidFrom: "2031-06-01", Reason: "CJEU C-703/25 P",
+		}}
+		create(t, pol, location("t15-us", "US"), basis("t15-dpf", v1alpha1.MechanismDataPrivacyFramework, "US"),
+			subprocessor("t15-on-dpf", []string{"t15-us"}, []string{"t15-dpf"}))
+		tb := &v1alpha1.TransferBasis{ObjectMeta: metav1.ObjectMeta{Name: "t15-dpf"}}
+		eventually(t, tb, basisState(v1alpha1.BasisValid))
+		if tb.Status.ValidUntil != "2031-06-01" {
+			t.Errorf("validUntil = %q, want the override's date", tb.Status.ValidUntil)
+		}
+		sub := &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: "t15-on-dpf"}}
+		eventually(t, sub, subState(v1alpha1.SubprocessorApproved))
+		eventually(t, tb, basisState(v1alpha1.BasisInvalidated, "C-703/25 P"))
+		if clk.Now().Before(at) {
+			t.Errorf("flipped before the override's date: now %s", clk.Now())
+		}
+		eventually(t, sub, subState(v1alpha1.SubprocessorNonCompliant, "t15-dpf"))
+	})
+	t.Run("TIA review date", func(t *testing.T) {
+		at := time.Date(2031, 4, 1, 0, 0, 0, 0, time.UTC)
+		clk.standBefore(at, 3*time.Second)
+		t.Cleanup(clk.reset)
+		startManager(t)
+		tb := basis("t16-scc", v1alpha1.MechanismStandardContractualClauses, "US")
+		tb.Spec.TransferImpactAssessment = &v1alpha1.TransferImpactAssessment{CompletedOn: "2030-04-01", NextReviewOn: "2031-04-01"}
+		create(t, location("t16-us", "US"), tb, subprocessor("t16-helpdesk", []string{"t16-us"}, []string{"t16-scc"}))
+		got := &v1alpha1.TransferBasis{ObjectMeta: metav1.ObjectMeta{Name: "t16-scc"}}
+		eventually(t, got, basisState(v1alpha1.BasisValid))
+		eventually(t, got, basisState(v1alpha1.BasisReviewOverdue, "2031-04-01"))
+		if clk.Now().Before(at) {
+			t.Errorf("flipped before the review date: now %s", clk.Now())
+		}
+		eventually(t, &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: "t16-helpdesk"}}, subState(v1alpha1.SubprocessorNonCompliant, "t16-scc"))
+	})
+	t.Run("adequacy decision ends", func(t *testing.T) {
+		at := time.Date(2031, 12, 27, 0, 0, 0, 0, time.UTC)
+		clk.standBefore(at, 3*time.Second)
+		t.Cleanup(clk.reset)
+		startManager(t)
+		create(t, location("t17-london", "GB"), subprocessor("t17-uk-crm", []string{"t17-london"}, nil))
+		loc := &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: "t17-london"}}
+		classified := func(want v1alpha1.Classification) func(*v1alpha1.ProcessingLocation) (bool, string) {
+			return func(l *v1alpha1.ProcessingLocation) (bool, string) {
+				return l.Status.Classification == want, fmt.Sprintf("classification=%s until=%s", l.Status.Classification, l.Status.ClassificationValidUntil)
+			}
+		}
+		eventually(t, loc, classified(v1alpha1.ClassificationAdequate))
+		if loc.Status.ClassificationValidUntil != "2031-12-27" {
+			t.Errorf("classificationValidUntil = %q, want 2031-12-27", loc.Status.ClassificationValidUntil)
+		}
+		sub := &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: "t17-uk-crm"}}
+		eventually(t, sub, subState(v1alpha1.SubprocessorApproved))
+		eventually(t, loc, classified(v1alpha1.ClassificationThirdCountry))
+		if clk.Now().Before(at) {
+			t.Errorf("flipped before the decision's end: now %s", clk.Now())
+		}
+		eventually(t, sub, subState(v1alpha1.SubprocessorNonCompliant))
+	})
 }

@@ -65,11 +65,23 @@ func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	st.Transfers = res.Transfers
 	st.UncoveredTransfers = 0
 	var uncovered []string
+	// The condition's reason is the routes' own (BasisNotValid, UnknownLocation...)
+	// when they share one, UncoveredTransfer otherwise.
+	uncoveredReason := ""
 	for _, t := range res.Transfers {
 		if !t.Covered {
 			st.UncoveredTransfers++
 			uncovered = append(uncovered, t.Route)
+			switch r := string(t.Reason); {
+			case uncoveredReason == "":
+				uncoveredReason = r
+			case uncoveredReason != r:
+				uncoveredReason = string(residency.ReasonUncoveredTransfer)
+			}
 		}
+	}
+	if uncoveredReason == "" {
+		uncoveredReason = string(residency.ReasonUncoveredTransfer)
 	}
 	if r.WorkloadCount != nil {
 		st.WorkloadCount = r.WorkloadCount(sp.Name)
@@ -86,7 +98,7 @@ func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionTransfersCovered, true, "Covered",
 			fmt.Sprintf("all %d transfer routes are covered", len(res.Transfers)))
 	} else {
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionTransfersCovered, false, string(residency.ReasonUncoveredTransfer),
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionTransfersCovered, false, uncoveredReason,
 			fmt.Sprintf("%d of %d transfer routes are not covered: %s", len(uncovered), len(res.Transfers), strings.Join(uncovered, ", ")))
 	}
 	switch {
