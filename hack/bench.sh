@@ -364,7 +364,10 @@ if ! skip scale; then
     echo "| ... of which: the manager evaluated the affected workloads (s) | $(fmt1 "$(s .evaluationSeconds)") | | |"
     echo "| manager peak RSS (MiB) | $(fmt1 "$(s .peakRssMiB)") | < 150 | $(met "$(s .peakRssMiB)" "<" 150) |"
     echo "| manager RSS after (MiB) | $(fmt1 "$(s .rssMiBAfter)") | < 150 | $(met "$(s .rssMiBAfter)" "<" 150) |"
+    echo "| ... of which anonymous (the Go heap and runtime) / file-backed (the binary) (MiB) | $(fmt1 "$(s .rssAnonMiB)") / $(fmt1 "$(s .rssFileMiB)") | | |"
     echo "| RSS per workload (bytes) | $(fmt1 "$(s .rssBytesPerWorkload)") | | |"
+    echo "| Go heap live after a collection (MiB): the informer cache, the findings, the catalog | $(fmt1 "$(s .liveHeapMiB)") | | |"
+    echo "| ... per workload (bytes; fixed costs included) | $(fmt1 "$(s .liveHeapBytesPerWorkload)") | | |"
     echo "| manager CPU (s) over the run | $(fmt1 "$(s .managerCpuSeconds)") | | |"
     echo "| creating the Deployments (s) | $(fmt1 "$(s .createSeconds)") | | |"
     echo
