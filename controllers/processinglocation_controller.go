@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -31,6 +32,9 @@ type ProcessingLocationReconciler struct {
 	WorkloadCount func(name string) int32
 	// Counts carries the locations whose workload count may have changed.
 	Counts <-chan event.GenericEvent
+	// CountsBatch is how long count changes gather before the status is
+	// written (a rollout of many workloads moves the counts many times).
+	CountsBatch time.Duration
 }
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=processinglocations,verbs=get;list;watch
@@ -89,7 +93,7 @@ func (r *ProcessingLocationReconciler) Reconcile(ctx context.Context, req ctrl.R
 func (r *ProcessingLocationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Counts != nil {
-		b = b.WatchesRawSource(source.Channel(r.Counts, &handler.EnqueueRequestForObject{}))
+		b = b.WatchesRawSource(source.Channel(r.Counts, batched(r.CountsBatch, named)))
 	}
 	return b.
 		For(&v1alpha1.ProcessingLocation{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -264,24 +264,35 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("report").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Watches(reportMetadata(), toNamespace, builder.WithPredicates(managed)).
-		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch))).
+		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch, reportOf))).
 		Complete(r)
 }
 
-// batched enqueues a namespace's Report a batch window after the first change:
-// the delaying queue keeps the earliest time for an item, so further changes
-// within the window ride along instead of postponing it.
-func batched(window time.Duration) handler.TypedEventHandler[client.Object, reconcile.Request] {
+// batched enqueues req(object) a batch window after the first change: the
+// delaying queue keeps the earliest time for an item, so further changes
+// within the window ride along instead of postponing it. A burst of changes
+// (a rollout of many workloads, a basis used by a thousand of them) so
+// becomes one write per object per window.
+func batched(window time.Duration, req func(client.Object) reconcile.Request) handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		GenericFunc: func(_ context.Context, e event.TypedGenericEvent[client.Object], q workqueue) {
-			req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: report.Name}}
 			if window <= 0 {
-				q.Add(req)
+				q.Add(req(e.Object))
 				return
 			}
-			q.AddAfter(req, window)
+			q.AddAfter(req(e.Object), window)
 		},
 	}
+}
+
+// reportOf is the request of the Report of an object's namespace.
+func reportOf(o client.Object) reconcile.Request {
+	return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: report.Name}}
+}
+
+// named is the request of a cluster-scoped object by its name.
+func named(o client.Object) reconcile.Request {
+	return reconcile.Request{NamespacedName: types.NamespacedName{Name: o.GetName()}}
 }
 
 // reportMetadata is the metadata-only form of a Report, for the watch and the cache.

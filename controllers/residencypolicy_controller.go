@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +38,9 @@ type ResidencyPolicyReconciler struct {
 	Workloads func() WorkloadSummary
 	// Counts fires when the workload counts may have changed.
 	Counts <-chan event.GenericEvent
+	// CountsBatch is how long count changes gather before the summary is
+	// written.
+	CountsBatch time.Duration
 }
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=residencypolicies,verbs=get;list;watch
@@ -116,7 +120,7 @@ func (r *ResidencyPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Counts != nil {
-		b = b.WatchesRawSource(source.Channel(r.Counts, toPolicy))
+		b = b.WatchesRawSource(source.Channel(r.Counts, batched(r.CountsBatch, func(client.Object) reconcile.Request { return policyRequest })))
 	}
 	return b.
 		For(&v1alpha1.ResidencyPolicy{}, gen).

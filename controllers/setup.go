@@ -317,6 +317,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
 		}
+		c.Subprocessors.CountsBatch, c.Locations.CountsBatch, c.Policy.CountsBatch = batch, batch, batch
 		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: reportCh, Workers: workers, Batch: batch}
 		reconcilers = append(reconcilers, c.Reports)
 	}

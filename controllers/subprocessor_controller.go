@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -33,6 +34,9 @@ type SubprocessorReconciler struct {
 	WorkloadCount func(name string) int32
 	// Counts carries the subprocessors whose workload count may have changed.
 	Counts <-chan event.GenericEvent
+	// CountsBatch is how long count changes gather before the status is
+	// written (a rollout of many workloads moves the counts many times).
+	CountsBatch time.Duration
 }
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=subprocessors,verbs=get;list;watch
@@ -154,7 +158,7 @@ func (r *SubprocessorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.Counts != nil {
-		b = b.WatchesRawSource(source.Channel(r.Counts, &handler.EnqueueRequestForObject{}))
+		b = b.WatchesRawSource(source.Channel(r.Counts, batched(r.CountsBatch, named)))
 	}
 	return b.
 		For(&v1alpha1.Subprocessor{}, gen).
