@@ -68,7 +68,7 @@ func TestIndexFunctions(t *testing.T) {
 	}
 	for _, ref := range []metav1.OwnerReference{
 		{APIVersion: "example.com/v1", Kind: "ReplicaSet", Name: "rs", UID: "u2", Controller: ptr.To(true)}, // another group's kind
-		{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "u3"},                                   // not the controller
+		{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "u3"},                                  // not the controller
 	} {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{ref}}}
 		if got := WorkloadController(p); len(got) != 0 {
