@@ -239,7 +239,7 @@ if ! skip webhook; then
       "github.com/dataresidency/operator/internal/webhook.parseObject" \
       "github.com/dataresidency/operator/internal/webhook.decodeInto"
     share "snapshot lookup" \
-      "github.com/dataresidency/operator/internal/webhook.(*snapshotMemo).Snapshot" \
+      "github.com/dataresidency/operator/internal/state.(*Provider).Snapshot" \
       "github.com/dataresidency/operator/internal/state.(*Provider).Snapshot"
     share "Namespace labels from the cache" \
       "github.com/dataresidency/operator/internal/webhook.(*WorkloadValidator).namespaceLabels" \
