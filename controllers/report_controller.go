@@ -200,7 +200,7 @@ func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, e
 			return false, err
 		}
 		for _, o := range items {
-			if r.Owners.ReportedThroughOwner(o) || o.GetDeletionTimestamp() != nil {
+			if r.Owners.ReportedThroughOwner(ctx, o) || o.GetDeletionTimestamp() != nil {
 				continue
 			}
 			e, ok := r.Store.Get(findings.Key{Kind: k.Kind, Namespace: ns, Name: o.GetName()})

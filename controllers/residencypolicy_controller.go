@@ -4,67 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/findings"
+	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/state"
 )
-
-// WorkloadSummary counts workloads by their worst verdict.
-type WorkloadSummary struct {
-	Workloads, Compliant, Warnings, Violations int32
-}
 
 // ResidencyPolicyReconciler keeps the cluster summary on the one
 // ResidencyPolicy: subprocessors and bases by state, uncovered transfers,
 // and workloads by verdict.
-type ResidencyPolicyReconciler struct {
-	client.Client
-	State    *state.Provider
-	Recorder events.EventRecorder
-	// Workloads, when set, returns the workload counts (the workload controller's findings).
-	Workloads func() WorkloadSummary
-	// Counts fires when the workload counts may have changed.
-	Counts <-chan event.GenericEvent
-	// CountsBatch is how long count changes gather before the summary is
-	// written.
-	CountsBatch time.Duration
-}
+type ResidencyPolicyReconciler = catalogReconciler[v1alpha1.ResidencyPolicy, *v1alpha1.ResidencyPolicy]
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=residencypolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=dataresidency.io,resources=residencypolicies/status,verbs=get;update;patch
 
 var policyRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: v1alpha1.PolicyName}}
 
-// Reconcile recomputes the summary.
-func (r *ResidencyPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var pol v1alpha1.ResidencyPolicy
-	if err := r.Get(ctx, req.NamespacedName, &pol); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	snap, err := r.State.Snapshot(ctx)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+// newResidencyPolicyReconciler returns the reconciler. workloads, when set,
+// counts the workloads by verdict; changes fires when those counts may have
+// moved.
+func newResidencyPolicyReconciler(mgr ctrl.Manager, st *state.Provider, workloads func() findings.Summary, changes countChanges) *ResidencyPolicyReconciler {
+	return newCatalogReconciler[v1alpha1.ResidencyPolicy](mgr, st, "residencypolicy", "residency-policy",
+		policyKind{workloads: workloads, changes: changes})
+}
+
+// policyKind is what is particular to the ResidencyPolicy.
+type policyKind struct {
+	workloads func() findings.Summary
+	changes   countChanges
+}
+
+// evaluate recomputes the summary.
+func (k policyKind) evaluate(ctx context.Context, c client.Reader, snap *residency.Snapshot, pol *v1alpha1.ResidencyPolicy) (catalogOutcome, bool, error) {
 	var subs v1alpha1.SubprocessorList
 	var bases v1alpha1.TransferBasisList
-	if err := r.List(ctx, &subs, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, err
+	if err := c.List(ctx, &subs, client.UnsafeDisableDeepCopy); err != nil {
+		return catalogOutcome{}, false, err
 	}
-	if err := r.List(ctx, &bases, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, err
+	if err := c.List(ctx, &bases, client.UnsafeDisableDeepCopy); err != nil {
+		return catalogOutcome{}, false, err
 	}
 
 	sum := v1alpha1.PolicySummary{
@@ -89,12 +76,11 @@ func (r *ResidencyPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			sum.TransferBasesByState[string(res.State)]++
 		}
 	}
-	if r.Workloads != nil {
-		w := r.Workloads()
+	if k.workloads != nil {
+		w := k.workloads()
 		sum.Workloads, sum.Compliant, sum.Warnings, sum.Violations = w.Workloads, w.Compliant, w.Warnings, w.Violations
 	}
 
-	orig := pol.DeepCopy()
 	pol.Status.ObservedGeneration = pol.Generation
 	pol.Status.Summary = &sum
 	if errs := snap.PolicyErrors(); len(errs) > 0 {
@@ -103,30 +89,19 @@ func (r *ResidencyPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		setCondition(&pol.Status.Conditions, pol.Generation, v1alpha1.ConditionReady, true, "InForce",
 			fmt.Sprintf("policy in force: %d subprocessors, %d uncovered transfers", sum.Subprocessors, sum.UncoveredTransfers))
 	}
-	if err := patchStatus(ctx, r.Client, orig, &pol, orig.Status, pol.Status); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil // deleted meanwhile
-		}
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), snap.NextTransition())}, nil
+	return catalogOutcome{next: snap.NextTransition()}, true, nil
 }
 
-// SetupWithManager enqueues the policy on any change of a residency object.
-func (r *ResidencyPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	toPolicy := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{policyRequest}
+// watches: any change of a residency object, and of the workload counts,
+// enqueues the policy.
+func (k policyKind) watches(b *builder.Builder, _ client.Reader) *builder.Builder {
+	policyOf := func(client.Object) reconcile.Request { return policyRequest }
+	toPolicy := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{policyOf(o)}
 	})
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	b := ctrl.NewControllerManagedBy(mgr)
-	if r.Counts != nil {
-		b = b.WatchesRawSource(source.Channel(r.Counts, batched(r.CountsBatch, func(client.Object) reconcile.Request { return policyRequest })))
-	}
-	return b.
-		For(&v1alpha1.ResidencyPolicy{}, gen).
+	return k.changes.watch(b, policyOf).
 		Watches(&v1alpha1.Subprocessor{}, toPolicy, gen).
 		Watches(&v1alpha1.TransferBasis{}, toPolicy, gen).
-		Watches(&v1alpha1.ProcessingLocation{}, toPolicy, gen).
-		Named("residencypolicy").
-		Complete(r)
+		Watches(&v1alpha1.ProcessingLocation{}, toPolicy, gen)
 }

@@ -9,7 +9,6 @@ package controllers
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
@@ -21,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -65,140 +63,15 @@ func CacheOptions() ctrlcache.Options {
 	}
 }
 
-// stripWorkload keeps of a cached workload only what evaluation reads: its
-// identity, owner references and dataresidency.io annotations; its pod
-// template's dataresidency.io annotations; and of the pod spec the containers'
-// names, env and envFrom, the node selector and node affinity. Everything else
-// (labels, selectors, status, managed fields, kubectl's last-applied copy,
-// images, probes, resources, volumes...) is dropped as the object enters the
-// cache. TestStrippedWorkloadsEvaluateTheSame keeps this in step with the engine.
+// stripWorkload keeps of a cached workload exactly what the engine reads
+// (residency.Strip: the engine's Workload type declares it) and the object's
+// identity and owner references; labels, status, managed fields, kubectl's
+// last-applied copy, images, probes, volumes... are dropped as it enters the cache.
 func stripWorkload(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		stripMeta(&o.ObjectMeta)
-		stripPodSpec(&o.Spec)
-		o.Status = corev1.PodStatus{}
-	case *appsv1.Deployment:
-		stripMeta(&o.ObjectMeta)
-		o.Spec = appsv1.DeploymentSpec{Template: stripTemplate(o.Spec.Template)}
-		o.Status = appsv1.DeploymentStatus{}
-	case *appsv1.StatefulSet:
-		stripMeta(&o.ObjectMeta)
-		o.Spec = appsv1.StatefulSetSpec{Template: stripTemplate(o.Spec.Template)}
-		o.Status = appsv1.StatefulSetStatus{}
-	case *appsv1.DaemonSet:
-		stripMeta(&o.ObjectMeta)
-		o.Spec = appsv1.DaemonSetSpec{Template: stripTemplate(o.Spec.Template)}
-		o.Status = appsv1.DaemonSetStatus{}
-	case *appsv1.ReplicaSet:
-		stripMeta(&o.ObjectMeta)
-		o.Spec = appsv1.ReplicaSetSpec{Template: stripTemplate(o.Spec.Template)}
-		o.Status = appsv1.ReplicaSetStatus{}
-	case *batchv1.Job:
-		stripMeta(&o.ObjectMeta)
-		o.Spec = batchv1.JobSpec{Template: stripTemplate(o.Spec.Template)}
-		o.Status = batchv1.JobStatus{}
-	case *batchv1.CronJob:
-		stripMeta(&o.ObjectMeta)
-		o.Spec = batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{
-			Spec: batchv1.JobSpec{Template: stripTemplate(o.Spec.JobTemplate.Spec.Template)}}}
-		o.Status = batchv1.CronJobStatus{}
-	case cache.DeletedFinalStateUnknown:
-		return o, nil
+	if o, ok := obj.(runtime.Object); ok {
+		residency.Strip(o)
 	}
 	return obj, nil
-}
-
-// strippedPodSpec reports whether stripPodSpec already ran on s: the API
-// server requires an image on every container, and only stripping removes it.
-// client-go applies the transform twice to the objects of an initial list
-// (once as they stream in, again when the store is replaced), and copying the
-// containers a second time was garbage for the collector.
-func strippedPodSpec(s *corev1.PodSpec) bool {
-	for i := range s.InitContainers {
-		if s.InitContainers[i].Image != "" {
-			return false
-		}
-	}
-	for i := range s.Containers {
-		if s.Containers[i].Image != "" {
-			return false
-		}
-	}
-	for i := range s.EphemeralContainers {
-		if s.EphemeralContainers[i].Image != "" {
-			return false
-		}
-	}
-	return true
-}
-
-func stripMeta(m *metav1.ObjectMeta) {
-	m.ManagedFields = nil
-	m.Labels = nil
-	m.Annotations = residencyAnnotations(m.Annotations)
-}
-
-func stripTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	out := corev1.PodTemplateSpec{Spec: t.Spec}
-	out.Annotations = residencyAnnotations(t.Annotations)
-	stripPodSpec(&out.Spec)
-	return out
-}
-
-// residencyAnnotations keeps the dataresidency.io/ annotations only. A small
-// map (one group of a Go map, 8 entries) is trimmed in place rather than
-// copied: with 10,000 workloads the copies were a tenth of the manager's heap.
-// A larger one is copied, since a Go map never shrinks.
-func residencyAnnotations(in map[string]string) map[string]string {
-	n := 0
-	for k := range in {
-		if strings.HasPrefix(k, "dataresidency.io/") {
-			n++
-		}
-	}
-	switch {
-	case n == 0:
-		return nil
-	case n == len(in):
-		return in
-	case len(in) <= 8:
-		for k := range in {
-			if !strings.HasPrefix(k, "dataresidency.io/") {
-				delete(in, k)
-			}
-		}
-		return in
-	}
-	out := make(map[string]string, n)
-	for k, v := range in {
-		if strings.HasPrefix(k, "dataresidency.io/") {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func stripPodSpec(s *corev1.PodSpec) {
-	if strippedPodSpec(s) {
-		return
-	}
-	kept := corev1.PodSpec{NodeSelector: s.NodeSelector}
-	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
-		kept.Affinity = &corev1.Affinity{NodeAffinity: s.Affinity.NodeAffinity}
-	}
-	for _, c := range s.Containers {
-		kept.Containers = append(kept.Containers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
-	}
-	for _, c := range s.InitContainers {
-		kept.InitContainers = append(kept.InitContainers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
-	}
-	for _, c := range s.EphemeralContainers {
-		e := corev1.EphemeralContainer{}
-		e.Name, e.Env, e.EnvFrom = c.Name, c.Env, c.EnvFrom
-		kept.EphemeralContainers = append(kept.EphemeralContainers, e)
-	}
-	*s = kept
 }
 
 // Options configure the reconcilers.
@@ -240,23 +113,76 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := state.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
-	st := state.NewProvider(mgr.GetCache(), opts.Catalog, opts.Clock)
-	if err := st.UseInformers(ctx, mgr.GetCache()); err != nil {
+	st, err := state.NewProvider(ctx, mgr.GetCache(), opts.Catalog, opts.Clock)
+	if err != nil {
 		return nil, err
 	}
 	store := findings.New()
+	m := report.NewMetrics(store, st.Last)
+	if err := m.Register(metrics.Registry); err != nil {
+		// A second manager in the same process (tests) registers again: keep the first.
+		ctrl.Log.WithName("setup").V(1).Info("metrics already registered", "error", err.Error())
+	}
+	batch := opts.ReportBatch
+	if batch == 0 {
+		batch = 500 * time.Millisecond
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+
+	// Where a workload's result goes. A WorkloadReconciler evaluates a
+	// workload, records a ResidencyViolation Event on it when its violations
+	// change, and sets the result in the findings store (or deletes it). The
+	// rest follows from the store's changes, sent here to one channel per
+	// writer; each writer gathers what arrives for batch, so that a rollout of
+	// many workloads becomes one write per object:
+	//
+	//	workload -> WorkloadReconciler -> findings.Store -> findings.Change:
+	//	  .Namespace     -> toReports       -> ReportReconciler: the namespace's Report
+	//	  .Subprocessors -> toSubprocessors -> SubprocessorReconciler: status.workloadCount (store.CountSubprocessor)
+	//	  .Locations     -> toLocations     -> ProcessingLocationReconciler: status.workloadCount (store.CountLocation)
+	//	  .Counts        -> toPolicy        -> ResidencyPolicyReconciler: status.summary's workloads (store.Summary)
+	//
+	// The residency kinds' own Events (a classification or a state that
+	// changed) follow from their status, not from workloads. Without workloads
+	// nothing flows: the channels and counts stay nil and no status shows them.
+	var (
+		toReports, toSubprocessors, toLocations, toPolicy chan event.GenericEvent
+		countSubprocessor, countLocation                  func(name string) int32
+		workloadSummary                                   func() findings.Summary
+	)
+	if !opts.DisableWorkloads {
+		toReports = make(chan event.GenericEvent, 1024)
+		toSubprocessors = make(chan event.GenericEvent, 1024)
+		toLocations = make(chan event.GenericEvent, 1024)
+		toPolicy = make(chan event.GenericEvent, 16)
+		store.OnChange(func(ch findings.Change) {
+			toReports <- namespaceEvent(ch.Namespace)
+			for _, n := range ch.Subprocessors {
+				toSubprocessors <- event.GenericEvent{Object: &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: n}}}
+			}
+			for _, n := range ch.Locations {
+				toLocations <- event.GenericEvent{Object: &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: n}}}
+			}
+			if ch.Counts {
+				select { // the policy summary is recomputed whole: one pending event is enough
+				case toPolicy <- event.GenericEvent{Object: &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}}:
+				default:
+				}
+			}
+		})
+		countSubprocessor, countLocation, workloadSummary = store.CountSubprocessor, store.CountLocation, store.Summary
+	}
 	c := &Controllers{
 		State:         st,
 		Store:         store,
-		Metrics:       report.NewMetrics(store, st.Last),
-		Locations:     &ProcessingLocationReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-processinglocation")},
-		Bases:         &TransferBasisReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-transferbasis")},
-		Subprocessors: &SubprocessorReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-subprocessor")},
-		Policy:        &ResidencyPolicyReconciler{Client: mgr.GetClient(), State: st, Recorder: mgr.GetEventRecorder("residency-policy")},
-	}
-	if err := c.Metrics.Register(metrics.Registry); err != nil {
-		// A second manager in the same process (tests) registers again: keep the first.
-		ctrl.Log.WithName("setup").V(1).Info("metrics already registered", "error", err.Error())
+		Metrics:       m,
+		Locations:     newProcessingLocationReconciler(mgr, st, countLocation, countChanges{ch: toLocations, batch: batch}),
+		Bases:         newTransferBasisReconciler(mgr, st),
+		Subprocessors: newSubprocessorReconciler(mgr, st, countSubprocessor, countChanges{ch: toSubprocessors, batch: batch}),
+		Policy:        newResidencyPolicyReconciler(mgr, st, workloadSummary, countChanges{ch: toPolicy, batch: batch}),
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{c.Locations, c.Bases, c.Subprocessors, c.Policy}
 
@@ -269,56 +195,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 				return nil, err
 			}
 		}
-		reportCh := make(chan event.GenericEvent, 1024)
-		subCh := make(chan event.GenericEvent, 1024)
-		locCh := make(chan event.GenericEvent, 1024)
-		polCh := make(chan event.GenericEvent, 16)
-		store.OnChange(func(ch findings.Change) {
-			reportCh <- namespaceEvent(ch.Namespace)
-			for _, n := range ch.Subprocessors {
-				subCh <- event.GenericEvent{Object: &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: n}}}
-			}
-			for _, n := range ch.Locations {
-				locCh <- event.GenericEvent{Object: &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: n}}}
-			}
-			if ch.Counts {
-				select { // the policy summary is recomputed whole: one pending event is enough
-				case polCh <- event.GenericEvent{Object: &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}}:
-				default:
-				}
-			}
-		})
-		c.Subprocessors.WorkloadCount, c.Subprocessors.Counts = store.CountSubprocessor, subCh
-		c.Locations.WorkloadCount, c.Locations.Counts = store.CountLocation, locCh
-		c.Policy.Counts = polCh
-		c.Policy.Workloads = func() WorkloadSummary {
-			s := store.Summary()
-			return WorkloadSummary{Workloads: s.Workloads, Compliant: s.Compliant, Warnings: s.Warnings, Violations: s.Violations}
-		}
-		batch := opts.ReportBatch
-		if batch == 0 {
-			batch = 500 * time.Millisecond
-		}
-		workers := opts.Workers
-		if workers <= 0 {
-			workers = 4
-		}
-		owners, err := NewOwners(ctx, mgr.GetCache())
-		if err != nil {
-			return nil, err
-		}
-		stores, err := state.NewStores(ctx, mgr.GetCache())
-		if err != nil {
-			return nil, err
-		}
+		owners := &Owners{Reader: mgr.GetCache()}
 		for _, k := range WorkloadKinds {
-			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers, Owners: owners, Stores: stores,
-				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: c.Metrics}
+			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers, Owners: owners,
+				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: m}
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
 		}
-		c.Subprocessors.CountsBatch, c.Locations.CountsBatch, c.Policy.CountsBatch = batch, batch, batch
-		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: reportCh, Workers: workers, Batch: batch}
+		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: toReports, Workers: workers, Batch: batch}
 		reconcilers = append(reconcilers, c.Reports)
 	}
 	for _, r := range reconcilers {

@@ -13,9 +13,10 @@ import (
 )
 
 // patchStatus writes obj's status through the status subresource, once, and
-// only when it differs from orig (a merge patch against what was read).
-func patchStatus(ctx context.Context, c client.Client, orig, obj client.Object, origStatus, newStatus any) error {
-	if equality.Semantic.DeepEqual(origStatus, newStatus) {
+// only when it differs from orig (a merge patch against what was read). obj
+// is orig with a new status: nothing else of it may have changed.
+func patchStatus(ctx context.Context, c client.Client, orig, obj client.Object) error {
+	if equality.Semantic.DeepEqual(orig, obj) {
 		return nil
 	}
 	return c.Status().Patch(ctx, obj, client.MergeFrom(orig))

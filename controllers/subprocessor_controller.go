@@ -4,18 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/residency"
@@ -25,41 +20,32 @@ import (
 // SubprocessorReconciler keeps a Subprocessor's standing current: every
 // transfer route with the basis that covers it, the objection period, and
 // whether it may be used (Approved) or not.
-type SubprocessorReconciler struct {
-	client.Client
-	State    *state.Provider
-	Recorder events.EventRecorder
-	// WorkloadCount, when set, tells how many workloads send data to a
-	// subprocessor (the workload controller's findings).
-	WorkloadCount func(name string) int32
-	// Counts carries the subprocessors whose workload count may have changed.
-	Counts <-chan event.GenericEvent
-	// CountsBatch is how long count changes gather before the status is
-	// written (a rollout of many workloads moves the counts many times).
-	CountsBatch time.Duration
-}
+type SubprocessorReconciler = catalogReconciler[v1alpha1.Subprocessor, *v1alpha1.Subprocessor]
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=subprocessors,verbs=get;list;watch
 // +kubebuilder:rbac:groups=dataresidency.io,resources=subprocessors/status,verbs=get;update;patch
 
-// Reconcile evaluates one subprocessor.
-func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var sp v1alpha1.Subprocessor
-	if err := r.Get(ctx, req.NamespacedName, &sp); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	snap, err := r.State.Snapshot(ctx)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+// newSubprocessorReconciler returns the reconciler. count, when set, tells
+// how many workloads send data to a subprocessor; changes carries the
+// subprocessors whose count may have moved.
+func newSubprocessorReconciler(mgr ctrl.Manager, st *state.Provider, count func(name string) int32, changes countChanges) *SubprocessorReconciler {
+	return newCatalogReconciler[v1alpha1.Subprocessor](mgr, st, "subprocessor", "residency-subprocessor",
+		subprocessorKind{count: count, changes: changes})
+}
+
+// subprocessorKind is what is particular to Subprocessors.
+type subprocessorKind struct {
+	count   func(name string) int32
+	changes countChanges
+}
+
+// evaluate evaluates one subprocessor.
+func (k subprocessorKind) evaluate(_ context.Context, _ client.Reader, snap *residency.Snapshot, sp *v1alpha1.Subprocessor) (catalogOutcome, bool, error) {
 	res, ok := snap.Subprocessor(sp.Name)
 	if !ok {
-		// The object left the cache between the read and the snapshot: its
-		// deletion event follows.
-		return ctrl.Result{}, nil
+		return catalogOutcome{}, false, nil
 	}
 
-	orig := sp.DeepCopy()
 	st := &sp.Status
 	prev := st.State
 	gen := sp.Generation
@@ -87,8 +73,8 @@ func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if uncoveredReason == "" {
 		uncoveredReason = string(residency.ReasonUncoveredTransfer)
 	}
-	if r.WorkloadCount != nil {
-		st.WorkloadCount = r.WorkloadCount(sp.Name)
+	if k.count != nil {
+		st.WorkloadCount = k.count(sp.Name)
 	}
 
 	// Specific conditions first, then the summary.
@@ -121,20 +107,15 @@ func (r *SubprocessorReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, res.State == v1alpha1.SubprocessorApproved, reason, res.Message)
 
-	if err := patchStatus(ctx, r.Client, orig, &sp, orig.Status, sp.Status); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil // deleted meanwhile
-		}
-		return ctrl.Result{}, err
-	}
+	out := catalogOutcome{next: res.NextTransition}
 	if prev != res.State && (prev != "" || res.State != v1alpha1.SubprocessorApproved) {
 		kind := "Warning"
 		if res.State == v1alpha1.SubprocessorApproved {
 			kind = "Normal"
 		}
-		r.Recorder.Eventf(&sp, nil, kind, string(res.State), "Evaluate", "%s", res.Message)
+		out.event = &catalogEvent{kind, string(res.State), "Evaluate", res.Message}
 	}
-	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), res.NextTransition)}, nil
+	return out, true, nil
 }
 
 func missingRefs(res residency.SubprocessorResult) string {
@@ -150,34 +131,20 @@ func missingRefs(res residency.SubprocessorResult) string {
 	return strings.Join(parts, "; ")
 }
 
-// SetupWithManager wires the watches: a ProcessingLocation or TransferBasis
-// enqueues exactly the Subprocessors that name it (and, transitively, those
-// that use them as onward subprocessors); a Subprocessor enqueues those that
-// name it as onward; the ResidencyPolicy enqueues all.
-func (r *SubprocessorReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// watches: a ProcessingLocation or TransferBasis enqueues exactly the
+// Subprocessors that name it (and, transitively, those that use them as
+// onward subprocessors); a Subprocessor enqueues those that name it as onward;
+// the ResidencyPolicy enqueues all; and the workload counts.
+func (k subprocessorKind) watches(b *builder.Builder, c client.Reader) *builder.Builder {
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	b := ctrl.NewControllerManagedBy(mgr)
-	if r.Counts != nil {
-		b = b.WatchesRawSource(source.Channel(r.Counts, batched(r.CountsBatch, named)))
+	naming := func(index string) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return subprocessorsNaming(ctx, c, index, o.GetName())
+		})
 	}
-	return b.
-		For(&v1alpha1.Subprocessor{}, gen).
-		Watches(&v1alpha1.ProcessingLocation{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return subprocessorsNaming(ctx, r.Client, IndexSubprocessorLocations, o.GetName())
-			}), gen).
-		Watches(&v1alpha1.TransferBasis{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return subprocessorsNaming(ctx, r.Client, IndexSubprocessorBases, o.GetName())
-			}), gen).
-		Watches(&v1alpha1.Subprocessor{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, o client.Object) []reconcile.Request {
-				return subprocessorsNaming(ctx, r.Client, IndexSubprocessorSubprocessors, o.GetName())
-			}), gen).
-		Watches(&v1alpha1.ResidencyPolicy{}, handler.EnqueueRequestsFromMapFunc(
-			func(ctx context.Context, _ client.Object) []reconcile.Request {
-				return allOf(ctx, r.Client, &v1alpha1.SubprocessorList{})
-			}), gen).
-		Named("subprocessor").
-		Complete(r)
+	return k.changes.watch(b, named).
+		Watches(&v1alpha1.ProcessingLocation{}, naming(IndexSubprocessorLocations), gen).
+		Watches(&v1alpha1.TransferBasis{}, naming(IndexSubprocessorBases), gen).
+		Watches(&v1alpha1.Subprocessor{}, naming(IndexSubprocessorSubprocessors), gen).
+		Watches(&v1alpha1.ResidencyPolicy{}, everyOne(c, &v1alpha1.SubprocessorList{}), gen)
 }

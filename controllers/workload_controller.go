@@ -13,11 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -100,43 +98,27 @@ func OwnedByWorkload(obj metav1.Object) bool {
 // anyway). A reference needs the owner's UID, so an owner missing when its
 // dependent is evaluated was deleted or never existed.
 type Owners struct {
-	stores map[string]toolscache.Store // by kind
-}
-
-// NewOwners reads the owners from the informers of the workload kinds.
-func NewOwners(ctx context.Context, informers interface {
-	GetInformer(context.Context, client.Object, ...ctrlcache.InformerGetOption) (ctrlcache.Informer, error)
-}) (*Owners, error) {
-	o := &Owners{stores: map[string]toolscache.Store{}}
-	for _, k := range WorkloadKinds {
-		inf, err := informers.GetInformer(ctx, k.New())
-		if err != nil {
-			return nil, err
-		}
-		if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
-			o.stores[k.Kind] = sii.GetStore()
-		}
-	}
-	return o, nil
+	Reader client.Reader
 }
 
 // ReportedThroughOwner reports whether obj is evaluated and reported as part
 // of the workload that controls it rather than on its own.
-func (o *Owners) ReportedThroughOwner(obj metav1.Object) bool {
+func (o *Owners) ReportedThroughOwner(ctx context.Context, obj metav1.Object) bool {
 	if !OwnedByWorkload(obj) {
 		return false
 	}
 	ref := metav1.GetControllerOf(obj)
-	store := o.stores[ref.Kind]
-	if store == nil {
-		return true // no informer to ask: trust the reference
+	for _, k := range WorkloadKinds {
+		if k.Kind != ref.Kind {
+			continue
+		}
+		owner := k.New()
+		if err := o.Reader.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}, owner, client.UnsafeDisableDeepCopy); err != nil {
+			return false
+		}
+		return owner.GetUID() == ref.UID
 	}
-	item, ok, err := store.GetByKey(obj.GetNamespace() + "/" + ref.Name)
-	if err != nil || !ok {
-		return false
-	}
-	owner, ok := item.(metav1.Object)
-	return ok && owner.GetUID() == ref.UID
+	return false
 }
 
 // WorkloadReconciler evaluates the workloads of one kind: the subprocessors
@@ -154,12 +136,6 @@ type WorkloadReconciler struct {
 	Workers int
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
-	// Stores, when set, reads Namespaces, ConfigMaps and Services from the
-	// informers without copies; the client is used otherwise.
-	Stores *state.Stores
-	// store is the kind's informer store, read without copies (set by
-	// SetupWithManager); the reader is used otherwise.
-	store toolscache.Store
 }
 
 // +kubebuilder:rbac:groups="",resources=pods;configmaps;services;namespaces,verbs=get;list;watch
@@ -182,7 +158,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	pol := snap.Policy()
-	if r.Owners.ReportedThroughOwner(obj) || pol.Excluded(req.Namespace) || obj.GetDeletionTimestamp() != nil {
+	if r.Owners.ReportedThroughOwner(ctx, obj) || pol.Excluded(req.Namespace) || obj.GetDeletionTimestamp() != nil {
 		r.Store.Delete(key)
 		return ctrl.Result{}, nil
 	}
@@ -190,14 +166,10 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !ok {
 		return ctrl.Result{}, nil
 	}
-	var cache client.Reader = r.Client
-	if r.Stores != nil {
-		cache = r.Stores
-	}
-	if w.Context, err = state.PodContext(ctx, cache, req.Namespace, w.PodSpec); err != nil {
+	if w.Context, err = state.PodContext(ctx, r.Client, req.Namespace, w.PodSpec); err != nil {
 		return ctrl.Result{}, err
 	}
-	nsLabels, found, err := state.NamespaceLabels(ctx, cache, req.Namespace)
+	nsLabels, found, err := state.NamespaceLabels(ctx, r.Client, req.Namespace)
 	if err != nil || !found {
 		return ctrl.Result{}, err // a Namespace's arrival enqueues its workloads
 	}
@@ -223,19 +195,10 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 }
 
 // get returns the cached workload: the informer's own object, read-only (the
-// engine never writes to what it evaluates), so that evaluating 10,000
-// workloads does not copy each of them first.
+// engine never writes to what it evaluates), not a deep copy.
 func (r *WorkloadReconciler) get(ctx context.Context, key types.NamespacedName) (client.Object, bool, error) {
-	if r.store != nil {
-		item, ok, err := r.store.GetByKey(key.Namespace + "/" + key.Name)
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		obj, ok := item.(client.Object)
-		return obj, ok, nil
-	}
 	obj := r.Kind.New()
-	if err := r.Get(ctx, key, obj); err != nil {
+	if err := r.Get(ctx, key, obj, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, false, client.IgnoreNotFound(err)
 	}
 	return obj, true, nil
@@ -295,13 +258,6 @@ func violationSummary(res residency.Result) string {
 // mapped to exactly the workloads it can affect.
 func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	kind := r.Kind.Kind
-	inf, err := mgr.GetCache().GetInformer(context.Background(), r.Kind.New())
-	if err != nil {
-		return err
-	}
-	if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
-		r.store = sii.GetStore()
-	}
 	gen := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	enqueue := func(keys []findings.Key) []reconcile.Request {
 		out := make([]reconcile.Request, 0, len(keys))

@@ -21,13 +21,8 @@ import (
 
 var scheme = controllers.NewScheme()
 
-// defaultGCPercent is the manager's GOGC unless the environment sets one. Its
-// heap is mostly the informer cache, which lives as long as the process and
-// grows with the cluster, not with traffic; Go's default (100) lets the heap
-// reach twice that before collecting. At 50 the heap stays within one and a
-// half times the live data: with 10,000 workloads the peak RSS drops from
-// ~160 to ~136 MiB for ~20% more CPU during the cold start's burst of
-// allocation, and no measurable cost at rest (bench/results.md, section 4).
+// defaultGCPercent is the manager's GOGC unless the environment sets one: its
+// heap is mostly the long-lived informer cache (bench/notes.md, round 2).
 const defaultGCPercent = 50
 
 func main() {

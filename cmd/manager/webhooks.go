@@ -49,10 +49,7 @@ func setupWebhooks(ctx context.Context, mgr ctrl.Manager, st *state.Provider, sr
 		log.Info("admission webhooks disabled (ENABLE_WEBHOOKS=false)")
 		return healthz.Ping, nil
 	}
-	// Idempotent: controllers.Setup may have registered them already.
-	if err := state.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
-		return nil, err
-	}
+	// controllers.Setup registered the cache indexes the webhooks read through.
 	wh, err := residencywebhook.Setup(ctx, mgr, st, residencywebhook.Options{Namespace: namespace})
 	if err != nil {
 		return nil, err

@@ -220,14 +220,22 @@ func (l *loader) readSource(s source) {
 		l.fail(err)
 		return
 	}
-	parsed := make([]parsedDoc, len(docs))
+	// Number the documents as kubectl reads them: those that decode to
+	// nothing (white space, comments, null) are skipped, not counted.
+	kept, parsed := docs[:0], make([]parsedDoc, 0, len(docs))
 	typed := false
-	for i := range docs {
-		parsed[i] = parseDocument(&docs[i])
-		if parsed[i].obj != nil && (parsed[i].obj["apiVersion"] != nil || parsed[i].obj["kind"] != nil) {
+	for _, d := range docs {
+		d.index = len(kept) + 1
+		p := parseDocument(&d)
+		if p.null {
+			continue
+		}
+		kept, parsed = append(kept, d), append(parsed, p)
+		if p.obj != nil && (p.obj["apiVersion"] != nil || p.obj["kind"] != nil) {
 			typed = true
 		}
 	}
+	docs = kept
 	if !typed && !s.explicit {
 		// Found in a directory walk and not a manifest at all (a values file,
 		// an expected-results file): not input.
@@ -325,9 +333,6 @@ func yamlErrorMessage(err error, offset, last int) string {
 func (l *loader) handleDocument(d *document, p *parsedDoc) {
 	if p.err != nil {
 		l.fail(p.err)
-		return
-	}
-	if p.null {
 		return
 	}
 	o := Origin{File: d.file, Document: d.index, Item: -1, Line: d.line}

@@ -4,10 +4,66 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
+// Documents are split by kubectl's reader (apimachinery's YAMLReader); each
+// is located at the file line its first content is on, and numbered among
+// the documents kubectl reads (empty ones are skipped).
+func TestSplitDocumentsPositions(t *testing.T) {
+	pod := func(name string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + "}\n"
+	}
+	type at struct {
+		name     string
+		document int
+		line     int
+	}
+	cases := []struct {
+		name, in string
+		want     []at
+	}{
+		{"plain", pod("a") + "---\n" + pod("b"), []at{{"a", 1, 1}, {"b", 2, 5}}},
+		{"leading separator", "---\n" + pod("a") + "---\n" + pod("b") + "---\n", []at{{"a", 1, 2}, {"b", 2, 6}}},
+		{"leading comment and separator", "# header\n---\n" + pod("a"), []at{{"a", 1, 3}}},
+		{"comments before content", "---\n# about a\n\n" + pod("a") + "--- # b follows\n  # indented comment\n" + pod("b"),
+			[]at{{"a", 1, 4}, {"b", 2, 9}}},
+		{"consecutive separators", pod("a") + "---\n---\n---   \n\n---\n" + pod("b"), []at{{"a", 1, 1}, {"b", 2, 9}}},
+		{"comment-only and null documents", "# just a comment\n---\n# another\n---\n~\n---\nnull\n---\n" + pod("a"), []at{{"a", 1, 9}}},
+		{"identical documents", pod("a") + "---\n" + pod("a") + "---\n" + pod("a"), []at{{"a", 1, 1}, {"a", 2, 5}, {"a", 3, 9}}},
+		{"separator inside a block scalar", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n    note: |\n      text\n      ---\n      more\n---\n" + pod("b"),
+			[]at{{"a", 1, 1}, {"b", 2, 11}}},
+		{"CRLF", strings.ReplaceAll("# c\n---\n"+pod("a")+"---\n\n"+pod("b"), "\n", "\r\n"), []at{{"a", 1, 3}, {"b", 2, 8}}},
+		{"no final newline", pod("a") + "---\n" + strings.TrimSuffix(pod("b"), "\n"), []at{{"a", 1, 1}, {"b", 2, 5}}},
+		{"BOM, CRLF and no final newline", "\xef\xbb\xbf" + strings.TrimSuffix(strings.ReplaceAll(pod("a")+"---\n"+pod("b"), "\n", "\r\n"), "\r\n"),
+			[]at{{"a", 1, 1}, {"b", 2, 5}}},
+		{"end marker then separator", pod("a") + "...\n---\n" + pod("b"), []at{{"a", 1, 1}, {"b", 2, 6}}},
+		{"List", "---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n- {apiVersion: v1, kind: Pod, metadata: {name: b}}\n",
+			[]at{{"a", 1, 5}, {"b", 1, 8}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := load(t, c.in)
+			if len(b.Errors) > 0 {
+				t.Fatalf("errors:\n%s", errorsText(b))
+			}
+			var got []at
+			for _, w := range b.Workloads {
+				got = append(got, at{w.Object.(*corev1.Pod).Name, w.Origin.Document, w.Origin.Line})
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("got %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// A document's raw text starts at file line offset; the reader's documents
+// are whole lines, the separator that ended the previous one left out.
 func TestSplitDocuments(t *testing.T) {
 	in := "# header comment\n" + // 1
 		"---\n" + // 2
@@ -17,42 +73,76 @@ func TestSplitDocuments(t *testing.T) {
 		"--- # comment after the marker\n" + // 6
 		"\n" + // 7
 		"b: 2\n" + // 8
-		"...\n" + // 9
-		"--- {c: 3}\n" + // 10
-		"---\n" + // 11
-		"---\n" + // 12
-		"d: |\n" + // 13
-		"  ---\n" + // 14: inside a block scalar, indented: not a marker
-		"  text\n" // 15
+		"---\n" + // 9
+		"---\n" + // 10
+		"d: |\n" + // 11
+		"  ---\n" + // 12: inside a block scalar, indented: not a separator
+		"  text\n" // 13
 	docs, err := splitDocuments("f.yaml", []byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []struct {
-		line    int
-		content string
-	}{{3, "a: 1"}, {8, "b: 2"}, {10, "{c: 3}"}, {13, "d: |"}}
+		offset, line int
+		raw          string
+	}{
+		{1, 1, "# header comment\n"},
+		{3, 3, "a: 1\n"},
+		{5, 5, "# only a comment\n"},
+		{7, 8, "\nb: 2\n"},
+		{10, 11, "---\nd: |\n  ---\n  text\n"},
+	}
 	if len(docs) != len(want) {
 		t.Fatalf("%d documents, want %d: %+v", len(docs), len(want), docs)
 	}
 	for i, w := range want {
-		d := docs[i]
-		if d.index != i+1 || d.line != w.line || !strings.Contains(string(d.raw), w.content) {
-			t.Errorf("document %d: index %d line %d raw %q; want line %d with %q", i+1, d.index, d.line, d.raw, w.line, w.content)
-		}
-		// Raw line n is file line offset+n-1.
-		lines := strings.Split(string(d.raw), "\n")
-		if got := lines[d.line-d.offset]; !strings.Contains(got, strings.Fields(w.content)[0]) {
-			t.Errorf("document %d: offset %d does not map line %d: %q", i+1, d.offset, d.line, got)
+		if d := docs[i]; d.offset != w.offset || d.line != w.line || string(d.raw) != w.raw {
+			t.Errorf("document %d: offset %d line %d raw %q; want %d, %d, %q", i+1, d.offset, d.line, d.raw, w.offset, w.line, w.raw)
 		}
 	}
-	if !strings.Contains(string(docs[3].raw), "  ---\n  text") {
-		t.Errorf("block scalar split: %q", docs[3].raw)
+}
+
+// Input kubectl rejects is bad input: a separator line followed by content.
+// "..." ends a document as the YAML library says, it separates nothing.
+func TestSplitDocumentsKubectlParity(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
+	for _, c := range []struct{ name, in, want string }{
+		{"content after separator", pod + "--- {c: 3}\n" + pod, `in.yaml: line 4: invalid YAML: "{c: 3}" after the document separator`},
+		{"content after leading separator", "--- {apiVersion: v1, kind: Pod, metadata: {name: p}}\n", `in.yaml: line 1: invalid YAML: "{apiVersion: v1, kind: Pod, metadata: {name: p}}"`},
+		{"four dashes", pod + "----\n" + pod, `in.yaml: line 4: invalid YAML: "-" after`},
+		{"dashes glued to content", "# c\n---\n" + pod + "---a: 1\r\n", `in.yaml: line 6: invalid YAML: "a: 1" after`},
+		{"end marker alone", "...\n" + pod, "in.yaml: document 1 (line 1): invalid YAML"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := load(t, c.in)
+			if got := errorsText(b); len(b.Errors) != 1 || !strings.HasPrefix(got, c.want) {
+				t.Errorf("errors:\n%s\nwant one starting %q", got, c.want)
+			}
+			if len(b.Workloads) != 0 {
+				t.Errorf("bad input read workloads: %+v", b.Workloads)
+			}
+		})
 	}
-	// A BOM, CRLF line ends and no final newline.
-	docs, _ = splitDocuments("f", []byte("\xef\xbb\xbfa: 1\r\n---\r\nb: 2"))
-	if len(docs) != 2 || docs[1].line != 3 {
-		t.Errorf("BOM/CRLF: %+v", docs)
+	// What follows "..." in the same document is not read, as kubectl does
+	// not read it.
+	b := load(t, pod+"...\n"+strings.ReplaceAll(pod, "name: a", "name: b"))
+	if len(b.Errors) != 0 || len(b.Workloads) != 1 || b.Workloads[0].Object.(*corev1.Pod).Name != "a" {
+		t.Errorf("after ...: errors %s, workloads %+v", errorsText(b), b.Workloads)
+	}
+	r := runMain([]string{"scan", "-f", "-", "--at", "2026-11-22"}, strings.NewReader(pod+"--- {c: 3}\n"))
+	if r.code != 2 || !strings.Contains(r.stderr, "<stdin>: line 4: invalid YAML") || r.stdout != "" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A JSON file holds one object or a List, as kubectl reads it.
+func TestLoadJSON(t *testing.T) {
+	b := load(t, `{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}},
+  {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}}
+]}`)
+	if len(b.Errors) != 0 || len(b.Workloads) != 2 || b.Workloads[1].Origin.Line != 3 || b.Workloads[1].Origin.Item != 1 {
+		t.Errorf("errors %s, workloads %+v", errorsText(b), b.Workloads)
 	}
 }
 

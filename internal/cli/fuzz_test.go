@@ -23,9 +23,20 @@ func FuzzScan(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: List, items: []}, 3, null]\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("--- {apiVersion: v1, kind: Pod, metadata: {name: p}}\n...\n---\n"))
+	f.Add([]byte("\xef\xbb\xbf# c\r\n---\r\n---\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {name: p}\r\n...\r\n---\r\n# c\r\n---\r\n---x\r"))
 	f.Add([]byte("apiVersion: dataresidency.io/v1alpha1\nkind: Subprocessor\nmetadata: {name: s}\nspec: {legalName: x, country: NO, purpose: p, processingLocations: [a, a]}\n"))
 	at := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Each document is located: its text is the input's lines from its offset.
+		if docs, err := splitDocuments("fuzz.yaml", data); err == nil {
+			lines := strings.Split(strings.ReplaceAll(strings.TrimPrefix(string(data), "\xef\xbb\xbf"), "\r\n", "\n"), "\n")
+			for _, d := range docs {
+				raw := strings.Split(strings.TrimSuffix(string(d.raw), "\n"), "\n")
+				if d.offset < 1 || d.offset-1+len(raw) > len(lines) || strings.Join(lines[d.offset-1:d.offset-1+len(raw)], "\n") != strings.Join(raw, "\n") {
+					t.Fatalf("document at line %d is not there: %q", d.offset, d.raw)
+				}
+			}
+		}
 		b := Load([]string{"-"}, bytes.NewReader(data), "fuzz.yaml", "")
 		for _, e := range b.Errors {
 			if !strings.HasPrefix(e.Error(), "fuzz.yaml") {

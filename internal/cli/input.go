@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // Bounds on what residencyctl reads: manifests come from CI pipelines and
@@ -81,7 +83,8 @@ func (e *InputError) Error() string {
 // document is one YAML document of a file.
 type document struct {
 	file string
-	// index is 1-based among the documents that hold anything but comments.
+	// index is 1-based among the documents kubectl reads: those that do not
+	// decode to nothing (white space, comments, null), which kubectl skips.
 	index int
 	// line is the 1-based line of the document's first content line in the file;
 	// offset is the file line its raw text starts at (raw line 1 is file line offset).
@@ -165,83 +168,95 @@ func readBounded(r io.Reader, name string) ([]byte, error) {
 	return data, nil
 }
 
-// splitDocuments splits a YAML stream at "---" lines (and "..." end markers)
-// the way kubectl does, numbering the documents that hold anything but white
-// space and comments from 1, with the line each starts at.
+// splitDocuments splits a YAML stream into documents with kubectl's own reader
+// (k8s.io/apimachinery's YAMLReader, which kubectl's resource builder reads
+// YAML through): the library decides what a separator is and what is an
+// error ("--- {a: 1}"). Every document it returns is a run of whole lines of
+// the input, the "---" that ended the previous one skipped, which is how each
+// is located. Documents are not numbered here: kubectl skips the empty ones
+// (white space, comments, null), which only decoding tells.
 func splitDocuments(file string, data []byte) ([]document, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	var (
-		docs    []document
-		cur     bytes.Buffer
-		start   = 1 // file line of cur's first line
-		content = 0 // file line of cur's first content line, 0 if none yet
-		lineNo  = 0
-	)
-	flush := func() error {
-		if content > 0 {
-			if len(docs) >= maxDocuments {
-				return &InputError{File: file, Item: -1, Msg: fmt.Sprintf("more than %d documents", maxDocuments)}
-			}
-			raw := append([]byte(nil), cur.Bytes()...)
-			docs = append(docs, document{file: file, index: len(docs) + 1, line: content, offset: start, raw: raw})
+	// The reader's lines: "\r\n" ends a line as "\n" does, and the last line ends in "\n".
+	text := bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(text, '\n')
+	}
+	var docs []document
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	pos, line := 0, 1 // the end of the previous document in text, and its line
+	for {
+		raw, err := r.Read()
+		from, fromLine := pos, line
+		if len(docs) > 0 && pos < len(text) {
+			// Skip the separator line that ended the previous document.
+			from = pos + bytes.IndexByte(text[pos:], '\n') + 1
+			fromLine++
 		}
-		cur.Reset()
-		content = 0
-		return nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), MaxFileBytes+1)
-	for sc.Scan() {
-		lineNo++
-		line := sc.Bytes()
-		trimmed := bytes.TrimRight(line, " \t\r")
-		if isDocumentMarker(trimmed) {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			start = lineNo
-			if bytes.Equal(trimmed, []byte("...")) {
-				// An end marker: the next document starts on the next line.
-				start = lineNo + 1
-				continue
-			}
-			// "--- {a: 1}" carries content after the marker: keep it, blanking the marker.
-			rest := bytes.TrimLeft(trimmed[3:], " \t")
-			if len(rest) > 0 && rest[0] != '#' {
-				cur.WriteString(strings.Repeat(" ", len(trimmed)-len(rest)))
-				cur.Write(rest)
-				content = lineNo
-			}
-			cur.WriteByte('\n')
-			continue
+		if err == io.EOF {
+			return docs, nil
 		}
-		if content == 0 && isContentLine(trimmed) {
-			content = lineNo
+		if err != nil {
+			return nil, separatorError(file, text[from:], fromLine, err)
 		}
-		cur.Write(line)
-		cur.WriteByte('\n')
+		if len(docs) >= maxDocuments {
+			return nil, &InputError{File: file, Item: -1, Msg: fmt.Sprintf("more than %d documents", maxDocuments)}
+		}
+		start := locate(text, raw, from)
+		line = fromLine + bytes.Count(text[from:start], []byte("\n"))
+		docs = append(docs, document{file: file, line: line + contentLine(raw), offset: line, raw: raw})
+		pos = start + len(raw)
+		line += bytes.Count(raw, []byte("\n"))
 	}
-	if err := sc.Err(); err != nil {
-		return nil, &InputError{File: file, Item: -1, Msg: "read: " + err.Error()}
-	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	return docs, nil
 }
 
-// isDocumentMarker reports whether a line (trailing space removed) starts or
-// ends a YAML document: "---", "--- anything", or "...".
-func isDocumentMarker(line []byte) bool {
-	if bytes.Equal(line, []byte("...")) || bytes.Equal(line, []byte("---")) {
-		return true
+// locate returns where doc, a run of whole lines, is in text at or after from
+// (a line start): from itself unless the reader skipped more than expected.
+func locate(text, doc []byte, from int) int {
+	for i := from; i < len(text); {
+		j := bytes.Index(text[i:], doc)
+		if j < 0 {
+			break
+		}
+		if i+j == from || text[i+j-1] == '\n' {
+			return i + j
+		}
+		i += j + 1
 	}
-	return len(line) > 3 && bytes.HasPrefix(line, []byte("---")) && (line[3] == ' ' || line[3] == '\t')
+	return from
 }
 
-// isContentLine reports whether a line holds more than white space or a comment.
-// Directives (%YAML) are not content.
-func isContentLine(line []byte) bool {
-	t := bytes.TrimLeft(line, " \t")
-	return len(t) > 0 && t[0] != '#' && t[0] != '%'
+// contentLine is the 0-based line of raw that holds the document's first
+// content: past white space, comments and the "---" the reader leaves at
+// the start of a document.
+func contentLine(raw []byte) int {
+	for n := 0; len(raw) > 0; n++ {
+		l, rest, _ := bytes.Cut(raw, []byte("\n"))
+		t := bytes.TrimSpace(l)
+		if len(t) > 0 && t[0] != '#' && !(n == 0 && bytes.HasPrefix(l, []byte("---"))) {
+			return n
+		}
+		raw = rest
+	}
+	return 0
+}
+
+// separatorError is the reader's error for the lines from fromLine on (text):
+// a "---" line followed by content, as kubectl rejects it, located at that line.
+func separatorError(file string, text []byte, fromLine int, err error) error {
+	bad, ok := strings.CutPrefix(err.Error(), "invalid Yaml document separator: ")
+	if !ok {
+		return &InputError{File: file, Item: -1, Msg: "read: " + err.Error()}
+	}
+	e := &InputError{File: file, Item: -1,
+		Msg: fmt.Sprintf("invalid YAML: %q after the document separator \"---\": only a comment may follow it on its line, as kubectl requires (put the content on the next line)", bad)}
+	for n := 0; len(text) > 0; n++ {
+		l, rest, _ := bytes.Cut(text, []byte("\n"))
+		if after, ok := bytes.CutPrefix(l, []byte("---")); ok && string(bytes.TrimSpace(after)) == bad {
+			e.Line = fromLine + n
+			break
+		}
+		text = rest
+	}
+	return e
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // PodContext is what discovery may look at beyond the pod spec. Secrets are
@@ -33,32 +31,14 @@ const (
 	maxValueTokens = 128
 )
 
-// containerEnv is the part of any kind of container that discovery reads.
-type containerEnv struct {
-	name    string
-	env     []corev1.EnvVar
-	envFrom []corev1.EnvFromSource
-}
-
 // eachContainer calls fn for init containers, containers and ephemeral
 // containers, in that order, until fn returns false.
-func eachContainer(spec *corev1.PodSpec, fn func(containerEnv) bool) {
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		if !fn(containerEnv{c.Name, c.Env, c.EnvFrom}) {
-			return
-		}
-	}
-	for i := range spec.Containers {
-		c := &spec.Containers[i]
-		if !fn(containerEnv{c.Name, c.Env, c.EnvFrom}) {
-			return
-		}
-	}
-	for i := range spec.EphemeralContainers {
-		c := &spec.EphemeralContainers[i]
-		if !fn(containerEnv{c.Name, c.Env, c.EnvFrom}) {
-			return
+func eachContainer(spec *PodSpec, fn func(*Container) bool) {
+	for _, cs := range [...][]Container{spec.InitContainers, spec.Containers, spec.EphemeralContainers} {
+		for i := range cs {
+			if !fn(&cs[i]) {
+				return
+			}
 		}
 	}
 }
@@ -68,19 +48,19 @@ func eachContainer(spec *corev1.PodSpec, fn func(containerEnv) bool) {
 // envFrom.configMapRef, in all containers, init containers and ephemeral
 // containers (volumes are not read): the ConfigMaps a caller should put in
 // PodContext.ConfigMaps.
-func ReferencedConfigMaps(spec *corev1.PodSpec) []string {
+func ReferencedConfigMaps(spec *PodSpec) []string {
 	if spec == nil {
 		return nil
 	}
 	var names []string
-	eachContainer(spec, func(c containerEnv) bool {
-		for i := range c.env {
-			if vf := c.env[i].ValueFrom; vf != nil && vf.ConfigMapKeyRef != nil && vf.ConfigMapKeyRef.Name != "" {
+	eachContainer(spec, func(c *Container) bool {
+		for i := range c.Env {
+			if vf := c.Env[i].ValueFrom; vf != nil && vf.ConfigMapKeyRef != nil && vf.ConfigMapKeyRef.Name != "" {
 				names = append(names, vf.ConfigMapKeyRef.Name)
 			}
 		}
-		for i := range c.envFrom {
-			if ref := c.envFrom[i].ConfigMapRef; ref != nil && ref.Name != "" {
+		for i := range c.EnvFrom {
+			if ref := c.EnvFrom[i].ConfigMapRef; ref != nil && ref.Name != "" {
 				names = append(names, ref.Name)
 			}
 		}
@@ -102,7 +82,7 @@ func ReferencedConfigMaps(spec *corev1.PodSpec) []string {
 // service's externalName. A name is only egress under a public top-level
 // domain: "kafka-0.kafka:9092" or "http://otel.observability:4317" reach a
 // Service through the cluster's search domains.
-func DiscoverEgress(spec *corev1.PodSpec, ctx PodContext) []Endpoint {
+func DiscoverEgress(spec *PodSpec, ctx PodContext) []Endpoint {
 	out := discoverEgressInto(nil, spec, ctx)
 	if len(out) == 0 {
 		return nil
@@ -111,12 +91,12 @@ func DiscoverEgress(spec *corev1.PodSpec, ctx PodContext) []Endpoint {
 }
 
 // discoverEgressInto is DiscoverEgress appending to dst.
-func discoverEgressInto(dst []Endpoint, spec *corev1.PodSpec, ctx PodContext) []Endpoint {
+func discoverEgressInto(dst []Endpoint, spec *PodSpec, ctx PodContext) []Endpoint {
 	if spec == nil {
 		return dst
 	}
 	d := discoverer{ctx: ctx, out: dst, base: len(dst)}
-	eachContainer(spec, func(c containerEnv) bool {
+	eachContainer(spec, func(c *Container) bool {
 		if d.full() {
 			return false
 		}
@@ -134,8 +114,7 @@ type discoverer struct {
 }
 
 // envIndexes are the maps from env name to its last index that containers
-// with many variables use, reused: building one per container per evaluation
-// was the largest allocation of an admission request.
+// with many variables use, reused across evaluations (bench/notes.md, round 2).
 var envIndexes = sync.Pool{New: func() any { return make(map[string]int, 64) }}
 
 // sameEndpoint reports whether two endpoints are the same place (what
@@ -157,27 +136,27 @@ func (d *discoverer) seen(ep *Endpoint) bool {
 
 func (d *discoverer) full() bool { return len(d.out)-d.base >= maxDiscoveredEndpoints }
 
-func (d *discoverer) container(c containerEnv) {
+func (d *discoverer) container(c *Container) {
 	// Names set by env: they override every envFrom source; and the last
 	// entry of a name wins over earlier ones. Containers have few variables:
 	// scan them rather than build a map, unless there are many.
 	var lastEnv map[string]int
-	if len(c.env) > 32 {
+	if len(c.Env) > 32 {
 		lastEnv = envIndexes.Get().(map[string]int)
 		defer func() {
 			clear(lastEnv)
 			envIndexes.Put(lastEnv)
 		}()
-		for i := range c.env {
-			lastEnv[c.env[i].Name] = i
+		for i := range c.Env {
+			lastEnv[c.Env[i].Name] = i
 		}
 	}
 	isLast := func(i int) bool {
 		if lastEnv != nil {
-			return lastEnv[c.env[i].Name] == i
+			return lastEnv[c.Env[i].Name] == i
 		}
-		for j := i + 1; j < len(c.env); j++ {
-			if c.env[j].Name == c.env[i].Name {
+		for j := i + 1; j < len(c.Env); j++ {
+			if c.Env[j].Name == c.Env[i].Name {
 				return false
 			}
 		}
@@ -188,8 +167,8 @@ func (d *discoverer) container(c containerEnv) {
 			_, ok := lastEnv[name]
 			return ok
 		}
-		for j := range c.env {
-			if c.env[j].Name == name {
+		for j := range c.Env {
+			if c.Env[j].Name == name {
 				return true
 			}
 		}
@@ -200,12 +179,12 @@ func (d *discoverer) container(c containerEnv) {
 	type kv struct{ cm, key, value string }
 	var perSource [][]kv
 	var definedLater map[string]struct{}
-	if len(c.envFrom) > 0 {
-		perSource = make([][]kv, len(c.envFrom))
+	if len(c.EnvFrom) > 0 {
+		perSource = make([][]kv, len(c.EnvFrom))
 		definedLater = map[string]struct{}{}
 	}
-	for i := len(c.envFrom) - 1; i >= 0; i-- {
-		ef := c.envFrom[i]
+	for i := len(c.EnvFrom) - 1; i >= 0; i-- {
+		ef := c.EnvFrom[i]
 		if ef.ConfigMapRef == nil {
 			continue // Secrets are never read; what they override stays unknown
 		}
@@ -237,24 +216,24 @@ func (d *discoverer) container(c containerEnv) {
 			if d.full() {
 				return
 			}
-			d.value(e.value, valueSource{configMap: e.cm, key: e.key, container: c.name})
+			d.value(e.value, valueSource{configMap: e.cm, key: e.key, container: c.Name})
 		}
 	}
-	for i := range c.env {
+	for i := range c.Env {
 		if d.full() {
 			return
 		}
-		ev := &c.env[i]
+		ev := &c.Env[i]
 		if !isLast(i) {
 			continue
 		}
 		switch {
 		case ev.ValueFrom == nil:
-			d.value(ev.Value, valueSource{key: ev.Name, container: c.name})
+			d.value(ev.Value, valueSource{key: ev.Name, container: c.Name})
 		case ev.ValueFrom.ConfigMapKeyRef != nil:
 			ref := ev.ValueFrom.ConfigMapKeyRef
 			if v, ok := d.ctx.ConfigMaps[ref.Name][ref.Key]; ok {
-				d.value(v, valueSource{configMap: ref.Name, key: ref.Key, container: c.name})
+				d.value(v, valueSource{configMap: ref.Name, key: ref.Key, container: c.Name})
 			}
 		}
 	}

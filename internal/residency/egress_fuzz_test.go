@@ -12,7 +12,7 @@ import (
 // fuzzPod builds a pod from fuzz input: each line is an env value of an app
 // container, a key of a ConfigMap it reads through envFrom and configMapKeyRef,
 // and the first line is also an init container's value and an ExternalName target.
-func fuzzPod(data string) (*corev1.PodSpec, PodContext) {
+func fuzzPod(data string) (*PodSpec, PodContext) {
 	lines := strings.Split(data, "\n")
 	if len(lines) > 64 {
 		lines = lines[:64]
@@ -29,12 +29,12 @@ func fuzzPod(data string) (*corev1.PodSpec, PodContext) {
 	}
 	app.Env = append(app.Env, corev1.EnvVar{Name: "REF", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "cm"}, Key: "K0"}}})
-	spec := &corev1.PodSpec{
+	spec := PodSpecOf(&corev1.PodSpec{
 		InitContainers: []corev1.Container{{Name: "init", Env: []corev1.EnvVar{{Name: "FIRST", Value: lines[0]}}}},
 		Containers:     []corev1.Container{app},
 		EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 			Name: "debug", Env: []corev1.EnvVar{{Name: "LAST", Value: lines[len(lines)-1]}}}}},
-	}
+	})
 	ctx := PodContext{
 		Namespace:  "ns",
 		ConfigMaps: map[string]map[string]string{"cm": cm},

@@ -10,12 +10,12 @@ import (
 )
 
 // egressEnvPod is a pod with one container "app" and the given env values.
-func egressEnvPod(kv ...string) *corev1.PodSpec {
+func egressEnvPod(kv ...string) *PodSpec {
 	c := corev1.Container{Name: "app"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		c.Env = append(c.Env, corev1.EnvVar{Name: kv[i], Value: kv[i+1]})
 	}
-	return &corev1.PodSpec{Containers: []corev1.Container{c}}
+	return PodSpecOf(&corev1.PodSpec{Containers: []corev1.Container{c}})
 }
 
 // egressFound renders discovered endpoints as "String() <- Source".
@@ -173,7 +173,7 @@ func TestDiscoverEgressSMTPHost(t *testing.T) {
 
 func TestDiscoverEgressContainersAndConfigMaps(t *testing.T) {
 	optional := true
-	spec := &corev1.PodSpec{
+	spec := PodSpecOf(&corev1.PodSpec{
 		InitContainers: []corev1.Container{{
 			Name: "migrate",
 			Env:  []corev1.EnvVar{{Name: "DATABASE_URL", Value: "postgres://db.eu.example.com:5432/app"}},
@@ -205,7 +205,7 @@ func TestDiscoverEgressContainersAndConfigMaps(t *testing.T) {
 			Name: "debug",
 			Env:  []corev1.EnvVar{{Name: "TARGET", Value: "https://debug.example.org"}},
 		}}},
-	}
+	})
 	ctx := PodContext{
 		Namespace: "shop",
 		ConfigMaps: map[string]map[string]string{
@@ -256,7 +256,7 @@ func TestReferencedConfigMaps(t *testing.T) {
 	from := func(name string) corev1.EnvFromSource {
 		return corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}
 	}
-	spec := &corev1.PodSpec{
+	spec := PodSpecOf(&corev1.PodSpec{
 		InitContainers: []corev1.Container{{Env: []corev1.EnvVar{{Name: "A", ValueFrom: ref("init-cm")}}}},
 		Containers: []corev1.Container{
 			{EnvFrom: []corev1.EnvFromSource{from("b"), from("a"), {SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "secret"}}}}},
@@ -264,7 +264,7 @@ func TestReferencedConfigMaps(t *testing.T) {
 		},
 		EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{EnvFrom: []corev1.EnvFromSource{from("eph")}}}},
 		Volumes:             []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "volume-cm"}}}}},
-	}
+	})
 	got := ReferencedConfigMaps(spec)
 	want := []string{"a", "b", "eph", "init-cm"}
 	if !reflect.DeepEqual(got, want) {
@@ -331,10 +331,10 @@ func TestDiscoverEgressExternalName(t *testing.T) {
 }
 
 func TestDiscoverEgressDeduplicatesAcrossContainers(t *testing.T) {
-	spec := &corev1.PodSpec{Containers: []corev1.Container{
+	spec := PodSpecOf(&corev1.PodSpec{Containers: []corev1.Container{
 		{Name: "a", Env: []corev1.EnvVar{{Name: "X", Value: "https://api.example.com/a"}}},
 		{Name: "b", Env: []corev1.EnvVar{{Name: "Y", Value: "api.example.com"}, {Name: "Z", Value: "api.example.com:443"}}},
-	}}
+	}})
 	got := egressFound(DiscoverEgress(spec, PodContext{}))
 	want := []string{`api.example.com <- env X of container "a"`, `api.example.com:443 <- env Z of container "b"`}
 	if !reflect.DeepEqual(got, want) {

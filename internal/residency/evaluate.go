@@ -1,11 +1,8 @@
 package residency
 
 import (
-	"fmt"
 	"strings"
 	"sync"
-
-	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 )
 
 // specialCategories are the fideslang keys of GDPR Art. 9 (special categories)
@@ -62,193 +59,150 @@ type flow struct {
 }
 
 // Evaluate decides a workload against the snapshot, following domain.md
-// "Findings". It reads the three annotations (object and pod template: the
-// union counts), discovers endpoints in the pod spec, attributes every endpoint
-// to a Subprocessor, and checks each flow, each of its routes and the pod's
-// placement. Entries that cannot be read are InvalidAnnotation violations; the
-// others are still evaluated. Evaluate does not apply excludedNamespaces: callers
-// skip namespaces for which Policy().Excluded is true.
+// "Findings". It reads the workload's declarations (object and pod template:
+// the union counts), discovers endpoints in the pod spec and attributes each to
+// a Subprocessor, then runs workloadSteps (rules.go) in order; the verdict is
+// the worst finding's. Entries that cannot be read are InvalidAnnotation
+// violations; the others are still evaluated. Evaluate does not apply
+// excludedNamespaces: callers skip namespaces for which Policy().Excluded is true.
 func (s *Snapshot) Evaluate(w *Workload) Result {
 	if w == nil {
 		return Result{Verdict: Compliant, Findings: []Finding{{Verdict: Compliant, Message: noFlowsMessage}}}
 	}
-	res := Result{Resource: w.Ref, Verdict: Compliant}
-
-	names, nameErrs := s.parseListUnion(w, AnnotationSubprocessors)
-	cats, catErrs := s.parseListUnion(w, AnnotationDataCategories)
-	scratch := endpointScratch.Get().(*[]Endpoint)
-	defer func() {
-		clear(*scratch) // drop the strings
-		*scratch = (*scratch)[:0]
-		if cap(*scratch) <= maxDiscoveredEndpoints {
-			endpointScratch.Put(scratch)
-		}
-	}()
-	eps, epErrs := s.endpointsOf(w, (*scratch)[:0])
-	*scratch = eps
-
-	var buf [16]flow
-	flows := buf[:0]
-	for _, n := range names {
-		flows = append(flows, flow{name: n, sub: s.subs[n]})
+	e := newEvaluation(s, w)
+	defer e.release()
+	for _, step := range workloadSteps {
+		step(e)
 	}
-	attributedExtra := false
-	unattributed := 0
-	for i := range eps {
-		name, ok := s.matcher.Match(eps[i])
+	return e.result()
+}
+
+// evaluation is one workload's evaluation: what it declares and discovers, and
+// the findings so far. It is pooled: see release.
+type evaluation struct {
+	s *Snapshot
+	w *Workload
+
+	cats []string // declared data categories, sorted (shared with the annotation cache: read-only)
+	// parseErrs are the unreadable entries of the subprocessors, data-categories and egress annotations.
+	parseErrs    [3][]ParseError
+	eps          []Endpoint // discovered, then declared
+	flows        []flow     // sorted by name
+	unattributed int        // endpoints no Subprocessor claims
+
+	declared bool // data-categories are declared
+	personal int  // declared categories that are personal data
+	special  int  // of those, special categories (Art. 9/10)
+
+	findings  []Finding
+	flowStart int // len(findings) when the current flow's checks began
+}
+
+// evaluations recycles the buffers of finished evaluations (bench/notes.md, round 3).
+var evaluations = sync.Pool{New: func() any {
+	return &evaluation{eps: make([]Endpoint, 0, 32), flows: make([]flow, 0, 16), findings: make([]Finding, 0, 24)}
+}}
+
+// Bounds on the buffers a pooled evaluation keeps.
+const (
+	maxPooledFlows    = 64
+	maxPooledFindings = 256
+)
+
+// newEvaluation reads w's declarations and builds its flows: the declared
+// subprocessors, and those its endpoints are attributed to.
+func newEvaluation(s *Snapshot, w *Workload) *evaluation {
+	e := evaluations.Get().(*evaluation)
+	e.s, e.w = s, w
+	var names []string
+	names, e.parseErrs[0] = s.parseListUnion(w, AnnotationSubprocessors)
+	e.cats, e.parseErrs[1] = s.parseListUnion(w, AnnotationDataCategories)
+	e.eps, e.parseErrs[2] = s.endpointsOf(w, e.eps)
+	for _, n := range names {
+		e.flows = append(e.flows, flow{name: n, sub: s.subs[n]})
+	}
+	e.attributeEndpoints()
+	e.countCategories()
+	return e
+}
+
+// attributeEndpoints gives each flow the first endpoint that leads to it,
+// adds a flow for each subprocessor only discovered, and counts the endpoints
+// no subprocessor claims.
+func (e *evaluation) attributeEndpoints() {
+	added := false
+	for i := range e.eps {
+		name, ok := e.s.matcher.Match(e.eps[i])
 		if !ok {
-			unattributed++
+			e.unattributed++
 			continue
 		}
-		j := findFlow(flows, name)
+		j := findFlow(e.flows, name)
 		if j < 0 {
-			flows = append(flows, flow{name: name, sub: s.subs[name], endpoint: eps[i].String()})
-			attributedExtra = true
-		} else if flows[j].endpoint == "" {
-			flows[j].endpoint = eps[i].String()
+			e.flows = append(e.flows, flow{name: name, sub: e.s.subs[name], endpoint: e.eps[i].String()})
+			added = true
+		} else if e.flows[j].endpoint == "" {
+			e.flows[j].endpoint = e.eps[i].String()
 		}
 	}
-	if attributedExtra {
-		sortFlows(flows)
+	if added {
+		sortFlows(e.flows)
 	}
-	regions := PlacementRegions(w.PodSpec)
+}
 
-	// Findings gather in a buffer on the stack and are copied out once, at their size.
-	var fbuf [24]Finding
-	findings := fbuf[:0]
-	for _, errs := range [...][]ParseError{nameErrs, catErrs, epErrs} {
-		for _, e := range errs {
-			findings = append(findings, Finding{Verdict: Violation, Reason: ReasonInvalidAnnotation,
-				Message: e.Error() + ": a declaration that cannot be read cannot be trusted"})
-		}
-	}
-
-	personal, special := 0, 0
-	for _, c := range cats {
+// countCategories counts the declared categories that are personal data, and
+// the special ones among them.
+func (e *evaluation) countCategories() {
+	e.declared = len(e.cats) > 0
+	for _, c := range e.cats {
 		if IsNonPersonalCategory(c) {
 			continue
 		}
-		personal++
+		e.personal++
 		if IsSpecialCategory(c) {
-			special++
+			e.special++
 		}
 	}
-	declared := len(cats) > 0
+}
 
-	for i := range flows {
-		fl := &flows[i]
-		start := len(findings)
-		cs := fl.sub
-		switch {
-		case cs == nil:
-			findings = append(findings, Finding{Subprocessor: fl.name, Endpoint: fl.endpoint, Verdict: Violation,
-				Reason:  ReasonUnknownSubprocessor,
-				Message: "Subprocessor " + fl.name + " is not defined: no agreement records where it processes data or on what ground"})
-			continue
-		case declared && personal == 0:
-			f := cs.nonPersonal
-			f.Endpoint = fl.endpoint
-			findings = append(findings, f)
-			continue
-		case cs.facts.anonymousOnly && personal == 0:
-			f := cs.anonymous
-			f.Endpoint = fl.endpoint
-			findings = append(findings, f)
-			continue
-		case cs.facts.anonymousOnly:
-			findings = append(findings, Finding{Subprocessor: fl.name, Endpoint: fl.endpoint, Verdict: Violation,
-				Reason: ReasonAnonymousOnly,
-				Message: fmt.Sprintf("%s may receive anonymous data only, but the workload declares personal data (%s)",
-					fl.name, joinCategories(cats, func(c string) bool { return !IsNonPersonalCategory(c) }))})
-			continue
-		}
-		for _, f := range cs.stateFindings {
-			f.Endpoint = fl.endpoint
-			findings = append(findings, f)
-		}
-		if declared && len(cs.facts.approved) > 0 {
-			approved := cs.facts.approved
-			notApproved := func(c string) bool { return !IsNonPersonalCategory(c) && !categoryApproved(approved, c) }
-			for _, c := range cats {
-				if notApproved(c) {
-					findings = append(findings, Finding{Subprocessor: fl.name, Endpoint: fl.endpoint, Verdict: Violation,
-						Reason: ReasonCategoryNotApproved,
-						Message: fmt.Sprintf("%s is not approved to receive %s (approved: %s)",
-							fl.name, joinCategories(cats, notApproved), cs.approvedText)})
-					break
-				}
-			}
-		}
-		specialVerdict := Compliant
-		if special > 0 {
-			switch s.policy.SpecialCategoriesOutsideEEA {
-			case v1alpha1.RuleWarn:
-				specialVerdict = Warning
-			case v1alpha1.RuleAllow:
-			default:
-				specialVerdict = Violation
-			}
-		}
-		for r := range cs.routes {
-			row := &cs.routes[r]
-			for _, f := range row.findings {
-				f.Endpoint = fl.endpoint
-				findings = append(findings, f)
-			}
-			if specialVerdict != Compliant && row.known && !row.eea {
-				t := row.transfer
-				findings = append(findings, Finding{Subprocessor: fl.name, Endpoint: fl.endpoint, Route: t.Route,
-					Country: string(t.Country), Basis: t.Basis, Verdict: specialVerdict, Reason: ReasonSpecialCategoryOutsideEEA,
-					Message: fmt.Sprintf("%s carries special-category data (%s, GDPR Art. 9/10) outside the EEA (%s); the ResidencyPolicy's specialCategoriesOutsideEEA is %s",
-						row.subject, joinCategories(cats, IsSpecialCategory), t.Classification, s.policy.SpecialCategoriesOutsideEEA)})
-			}
-		}
-		if len(findings) == start {
-			f := cs.compliant
-			f.Endpoint = fl.endpoint
-			findings = append(findings, f)
-		}
-	}
+// add records a finding.
+func (e *evaluation) add(f Finding) { e.findings = append(e.findings, f) }
 
-	if unattributed > 0 && s.policy.UnattributedEgress != v1alpha1.RuleIgnore {
-		verdict := Warning
-		if s.policy.UnattributedEgress == v1alpha1.RuleDeny {
-			verdict = Violation
-		}
-		for i := range eps {
-			if _, ok := s.matcher.Match(eps[i]); ok || seenBefore(eps, i) {
-				continue
-			}
-			ep := eps[i].String()
-			findings = append(findings, Finding{Endpoint: ep, Verdict: verdict, Reason: ReasonUnattributedEgress,
-				Message: fmt.Sprintf("endpoint %s (%s) is claimed by no Subprocessor: if personal data goes there, record its vendor as a Subprocessor with spec.egress",
-					ep, eps[i].Source)})
-		}
-	}
+// addAt records a finding precomputed for the flow's subprocessor, at the flow's endpoint.
+func (e *evaluation) addAt(fl *flow, f Finding) {
+	f.Endpoint = fl.endpoint
+	e.findings = append(e.findings, f)
+}
 
-	for _, r := range regions {
-		if f, ok := s.regionFindings[r]; ok {
-			findings = append(findings, f)
+// result copies the findings and the flows' subprocessors out of the pooled
+// buffers; the verdict is the worst finding's.
+func (e *evaluation) result() Result {
+	res := Result{Resource: e.w.Ref, Verdict: Compliant}
+	for i := range e.findings {
+		if e.findings[i].Verdict.Worse(res.Verdict) {
+			res.Verdict = e.findings[i].Verdict
 		}
 	}
-
-	if len(findings) == 0 {
-		findings = append(findings, Finding{Verdict: Compliant, Message: noFlowsMessage})
-	}
-	for i := range findings {
-		if findings[i].Verdict.Worse(res.Verdict) {
-			res.Verdict = findings[i].Verdict
-		}
-	}
-	res.Findings = append(make([]Finding, 0, len(findings)), findings...)
-
-	if len(flows) > 0 {
-		res.Subprocessors = make([]string, len(flows))
-		for i := range flows {
-			res.Subprocessors[i] = flows[i].name
+	res.Findings = append(make([]Finding, 0, len(e.findings)), e.findings...)
+	if len(e.flows) > 0 {
+		res.Subprocessors = make([]string, len(e.flows))
+		for i := range e.flows {
+			res.Subprocessors[i] = e.flows[i].name
 		}
 	}
 	return res
+}
+
+// release clears e, whose buffers hold this workload's strings, and pools it
+// unless a buffer grew large.
+func (e *evaluation) release() {
+	clear(e.eps)
+	clear(e.flows)
+	clear(e.findings)
+	*e = evaluation{eps: e.eps[:0], flows: e.flows[:0], findings: e.findings[:0]}
+	if cap(e.eps) <= maxDiscoveredEndpoints && cap(e.flows) <= maxPooledFlows && cap(e.findings) <= maxPooledFindings {
+		evaluations.Put(e)
+	}
 }
 
 // parseListUnion parses a list annotation on the object and on its pod
@@ -270,15 +224,9 @@ func (s *Snapshot) parseListUnion(w *Workload, key string) ([]string, []ParseErr
 	return nil, nil
 }
 
-// endpointScratch holds the endpoints of one evaluation: they are read only
-// while it runs (findings keep strings, not endpoints), so the slice is reused.
-var endpointScratch = sync.Pool{New: func() any { s := make([]Endpoint, 0, 32); return &s }}
-
 // endpointsOf appends to eps the discovered endpoints followed by the declared ones.
 func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) ([]Endpoint, []ParseError) {
-	if w.PodSpec != nil {
-		eps = discoverEgressInto(eps, w.PodSpec, w.Context)
-	}
+	eps = discoverEgressInto(eps, w.PodSpec, w.Context) // nil PodSpec: none
 	a, okA := w.Annotations[AnnotationEgress]
 	b, okB := w.TemplateAnnotations[AnnotationEgress]
 	var errs []ParseError

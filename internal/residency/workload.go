@@ -1,102 +1,399 @@
 package residency
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 )
+
+// This file declares, once, what the engine reads of an object that runs
+// pods. The admission webhook decodes the object under review straight into
+// these types (DecodeWorkload), the controllers' cache keeps exactly these
+// fields (Strip), and residencyctl converts typed objects into them
+// (WorkloadOf). A field the engine starts to read is added here, to the JSON
+// PodSpec or the JSON shapes, to PodSpecOf and to PodSpec.Core; internal/webhook's differential
+// test fails if one of the three paths misses it.
 
 // Workload is what the engine needs of an object that runs pods: its
 // declarations (annotations on the object and on its pod template) and its pod
 // spec, for discovery and placement.
 type Workload struct {
 	Ref ResourceRef
-	// Annotations are the object's own.
+	// Annotations are the object's own dataresidency.io/ annotations.
 	Annotations map[string]string
 	// TemplateAnnotations are the pod template's (nil for a Pod).
 	TemplateAnnotations map[string]string
 	// PodSpec is nil if the object has none.
-	PodSpec *corev1.PodSpec
+	PodSpec *PodSpec
 	// Context holds what discovery reads beyond the pod spec: the ConfigMaps it
 	// references and the ExternalName Services of its namespace. Callers fill it.
 	Context PodContext
 }
 
+// PodSpec is the part of a pod spec the engine reads: the containers'
+// environment for discovery, the node selector and node affinity for placement.
+type PodSpec struct {
+	InitContainers      []Container       `json:"initContainers,omitempty"`
+	Containers          []Container       `json:"containers,omitempty"`
+	EphemeralContainers []Container       `json:"ephemeralContainers,omitempty"`
+	NodeSelector        map[string]string `json:"nodeSelector,omitempty"`
+	Affinity            *Affinity         `json:"affinity,omitempty"`
+}
+
+// Container is the part of a container (of any of the three kinds) that discovery reads.
+type Container struct {
+	Name    string                 `json:"name"`
+	Env     []corev1.EnvVar        `json:"env,omitempty"`
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+}
+
+// Affinity is the part of a pod's affinity that placement reads.
+type Affinity struct {
+	NodeAffinity *corev1.NodeAffinity `json:"nodeAffinity,omitempty"`
+}
+
+// The JSON of the governed kinds, as the API server writes it, narrowed to
+// what Workload holds: a Pod's pod spec is its spec, the other kinds hold a
+// pod template in spec.template, a CronJob in spec.jobTemplate.spec.template.
+type (
+	metaJSON struct {
+		Name              string            `json:"name"`
+		GenerateName      string            `json:"generateName"`
+		Namespace         string            `json:"namespace"`
+		Annotations       map[string]string `json:"annotations"`
+		DeletionTimestamp *metav1.Time      `json:"deletionTimestamp"`
+	}
+	podJSON struct {
+		Metadata metaJSON `json:"metadata"`
+		Spec     PodSpec  `json:"spec"`
+	}
+	templatedJSON struct {
+		Metadata metaJSON `json:"metadata"`
+		Spec     struct {
+			Template podTemplateJSON `json:"template"`
+		} `json:"spec"`
+	}
+	cronJobJSON struct {
+		Metadata metaJSON `json:"metadata"`
+		Spec     struct {
+			JobTemplate struct {
+				Spec struct {
+					Template podTemplateJSON `json:"template"`
+				} `json:"spec"`
+			} `json:"jobTemplate"`
+		} `json:"spec"`
+	}
+	podTemplateJSON struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec PodSpec `json:"spec"`
+	}
+)
+
+// workloadAPIVersions maps each governed kind to its API version.
+var workloadAPIVersions = map[string]string{
+	"Pod": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+	"ReplicaSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
+}
+
+// IsWorkloadKind reports whether apiVersion and kind name a governed workload kind.
+func IsWorkloadKind(apiVersion, kind string) bool {
+	v, ok := workloadAPIVersions[kind]
+	return ok && v == apiVersion
+}
+
+// DecodedWorkload is a workload decoded from JSON, with what the admission
+// webhook reads of its metadata beside the engine's input.
+type DecodedWorkload struct {
+	Workload     *Workload
+	GenerateName string
+	// Deleting is true when the object has a deletionTimestamp.
+	Deleting bool
+}
+
+// DecodeWorkload reads a governed workload kind's JSON straight into the
+// engine's input, case-sensitively and keeping the last of duplicate keys, as
+// the API server decodes it (sigs.k8s.io/json, through apimachinery). Fields
+// the engine does not read are skipped, not decoded.
+func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error) {
+	if !IsWorkloadKind(apiVersion, kind) {
+		return DecodedWorkload{}, fmt.Errorf("%s %s is not a workload kind", apiVersion, kind)
+	}
+	var (
+		m    *metaJSON
+		spec *PodSpec
+		tmpl *podTemplateJSON
+		err  error
+	)
+	switch kind {
+	case "Pod":
+		var o podJSON
+		err, m, spec = utiljson.Unmarshal(raw, &o), &o.Metadata, &o.Spec
+	case "CronJob":
+		var o cronJobJSON
+		err, m, tmpl = utiljson.Unmarshal(raw, &o), &o.Metadata, &o.Spec.JobTemplate.Spec.Template
+	default:
+		var o templatedJSON
+		err, m, tmpl = utiljson.Unmarshal(raw, &o), &o.Metadata, &o.Spec.Template
+	}
+	if err != nil {
+		return DecodedWorkload{}, err
+	}
+	w := &Workload{
+		Ref:         ResourceRef{APIVersion: apiVersion, Kind: kind, Namespace: m.Namespace, Name: m.Name},
+		Annotations: residencyAnnotations(m.Annotations),
+		Context:     PodContext{Namespace: m.Namespace},
+		PodSpec:     spec,
+	}
+	if tmpl != nil {
+		w.TemplateAnnotations = residencyAnnotations(tmpl.Metadata.Annotations)
+		w.PodSpec = &tmpl.Spec
+	}
+	return DecodedWorkload{Workload: w, GenerateName: m.GenerateName, Deleting: m.DeletionTimestamp != nil}, nil
+}
+
 // WorkloadOf extracts a Workload from a Pod, Deployment, StatefulSet, DaemonSet,
 // ReplicaSet, Job or CronJob (typed k8s.io/api objects; for a CronJob, the pod
 // template of its jobTemplate). The second result is false for any other object.
-// The Workload shares maps and the pod spec with obj: treat them as read-only.
+// The Workload shares env slices and annotation maps with obj: treat them as read-only.
 func WorkloadOf(obj runtime.Object) (*Workload, bool) {
-	var (
-		meta     *metav1.ObjectMeta
-		template *corev1.PodTemplateSpec
-		spec     *corev1.PodSpec
-		group    string
-		kind     string
-	)
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		if o == nil {
-			return nil, false
-		}
-		meta, spec, group, kind = &o.ObjectMeta, &o.Spec, "v1", "Pod"
-	case *appsv1.Deployment:
-		if o == nil {
-			return nil, false
-		}
-		meta, template, group, kind = &o.ObjectMeta, &o.Spec.Template, "apps/v1", "Deployment"
-	case *appsv1.StatefulSet:
-		if o == nil {
-			return nil, false
-		}
-		meta, template, group, kind = &o.ObjectMeta, &o.Spec.Template, "apps/v1", "StatefulSet"
-	case *appsv1.DaemonSet:
-		if o == nil {
-			return nil, false
-		}
-		meta, template, group, kind = &o.ObjectMeta, &o.Spec.Template, "apps/v1", "DaemonSet"
-	case *appsv1.ReplicaSet:
-		if o == nil {
-			return nil, false
-		}
-		meta, template, group, kind = &o.ObjectMeta, &o.Spec.Template, "apps/v1", "ReplicaSet"
-	case *batchv1.Job:
-		if o == nil {
-			return nil, false
-		}
-		meta, template, group, kind = &o.ObjectMeta, &o.Spec.Template, "batch/v1", "Job"
-	case *batchv1.CronJob:
-		if o == nil {
-			return nil, false
-		}
-		meta, template, group, kind = &o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template, "batch/v1", "CronJob"
-	default:
+	meta, template, spec, ok := workloadParts(obj)
+	if !ok {
 		return nil, false
 	}
+	kind := kindOf(obj)
 	w := &Workload{
-		Ref:         ResourceRef{APIVersion: group, Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
-		Annotations: meta.Annotations,
-		PodSpec:     spec,
+		Ref:         ResourceRef{APIVersion: workloadAPIVersions[kind], Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
+		Annotations: residencyAnnotations(meta.Annotations),
 		Context:     PodContext{Namespace: meta.Namespace},
 	}
 	if template != nil {
-		w.TemplateAnnotations = template.Annotations
-		w.PodSpec = &template.Spec
+		w.TemplateAnnotations = residencyAnnotations(template.Annotations)
+		spec = &template.Spec
 	}
+	w.PodSpec = PodSpecOf(spec)
 	return w, true
 }
+
+// workloadParts returns the metadata, pod template (nil for a Pod) and pod
+// spec of a governed typed object.
+func workloadParts(obj runtime.Object) (*metav1.ObjectMeta, *corev1.PodTemplateSpec, *corev1.PodSpec, bool) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		if o != nil {
+			return &o.ObjectMeta, nil, &o.Spec, true
+		}
+	case *appsv1.Deployment:
+		if o != nil {
+			return &o.ObjectMeta, &o.Spec.Template, nil, true
+		}
+	case *appsv1.StatefulSet:
+		if o != nil {
+			return &o.ObjectMeta, &o.Spec.Template, nil, true
+		}
+	case *appsv1.DaemonSet:
+		if o != nil {
+			return &o.ObjectMeta, &o.Spec.Template, nil, true
+		}
+	case *appsv1.ReplicaSet:
+		if o != nil {
+			return &o.ObjectMeta, &o.Spec.Template, nil, true
+		}
+	case *batchv1.Job:
+		if o != nil {
+			return &o.ObjectMeta, &o.Spec.Template, nil, true
+		}
+	case *batchv1.CronJob:
+		if o != nil {
+			return &o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template, nil, true
+		}
+	}
+	return nil, nil, nil, false
+}
+
+func kindOf(obj runtime.Object) string {
+	switch obj.(type) {
+	case *corev1.Pod:
+		return "Pod"
+	case *appsv1.Deployment:
+		return "Deployment"
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	case *appsv1.DaemonSet:
+		return "DaemonSet"
+	case *appsv1.ReplicaSet:
+		return "ReplicaSet"
+	case *batchv1.Job:
+		return "Job"
+	case *batchv1.CronJob:
+		return "CronJob"
+	}
+	return ""
+}
+
+// PodSpecOf narrows a typed pod spec to what the engine reads (nil for nil).
+func PodSpecOf(s *corev1.PodSpec) *PodSpec {
+	if s == nil {
+		return nil
+	}
+	out := &PodSpec{NodeSelector: s.NodeSelector}
+	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
+		out.Affinity = &Affinity{NodeAffinity: s.Affinity.NodeAffinity}
+	}
+	n := len(s.InitContainers) + len(s.Containers) + len(s.EphemeralContainers)
+	all := make([]Container, 0, n)
+	for i := range s.InitContainers {
+		c := &s.InitContainers[i]
+		all = append(all, Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for i := range s.Containers {
+		c := &s.Containers[i]
+		all = append(all, Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for i := range s.EphemeralContainers {
+		c := &s.EphemeralContainers[i]
+		all = append(all, Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	a, b := len(s.InitContainers), len(s.InitContainers)+len(s.Containers)
+	if a > 0 {
+		out.InitContainers = all[:a:a]
+	}
+	if b > a {
+		out.Containers = all[a:b:b]
+	}
+	if n > b {
+		out.EphemeralContainers = all[b:]
+	}
+	return out
+}
+
+// Core returns the typed pod spec holding exactly what s holds.
+func (s *PodSpec) Core() corev1.PodSpec {
+	out := corev1.PodSpec{NodeSelector: s.NodeSelector}
+	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
+		out.Affinity = &corev1.Affinity{NodeAffinity: s.Affinity.NodeAffinity}
+	}
+	for _, c := range s.InitContainers {
+		out.InitContainers = append(out.InitContainers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for _, c := range s.Containers {
+		out.Containers = append(out.Containers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for _, c := range s.EphemeralContainers {
+		e := corev1.EphemeralContainer{}
+		e.Name, e.Env, e.EnvFrom = c.Name, c.Env, c.EnvFrom
+		out.EphemeralContainers = append(out.EphemeralContainers, e)
+	}
+	return out
+}
+
+// Strip reduces a typed workload object, in place, to what WorkloadOf reads,
+// keeping its identity and owner references: the controllers' cache holds
+// workloads so. Labels, status, managed fields, other annotations and the rest
+// of the spec are dropped. An object Strip already reduced is left as it is
+// (client-go transforms the objects of an initial list twice). It reports
+// false, leaving obj alone, for any other object.
+func Strip(obj runtime.Object) bool {
+	meta, tmpl, spec, ok := workloadParts(obj)
+	if !ok {
+		return false
+	}
+	if tmpl != nil {
+		spec = &tmpl.Spec
+	}
+	if stripped(meta, spec) {
+		return true
+	}
+	w, _ := WorkloadOf(obj)
+	kept := w.PodSpec.Core()
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: w.TemplateAnnotations}, Spec: kept}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.Spec, o.Status = kept, corev1.PodStatus{}
+	case *appsv1.Deployment:
+		o.Spec, o.Status = appsv1.DeploymentSpec{Template: template}, appsv1.DeploymentStatus{}
+	case *appsv1.StatefulSet:
+		o.Spec, o.Status = appsv1.StatefulSetSpec{Template: template}, appsv1.StatefulSetStatus{}
+	case *appsv1.DaemonSet:
+		o.Spec, o.Status = appsv1.DaemonSetSpec{Template: template}, appsv1.DaemonSetStatus{}
+	case *appsv1.ReplicaSet:
+		o.Spec, o.Status = appsv1.ReplicaSetSpec{Template: template}, appsv1.ReplicaSetStatus{}
+	case *batchv1.Job:
+		o.Spec, o.Status = batchv1.JobSpec{Template: template}, batchv1.JobStatus{}
+	case *batchv1.CronJob:
+		o.Spec = batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template}}}
+		o.Status = batchv1.CronJobStatus{}
+	}
+	meta.ManagedFields, meta.Labels, meta.Annotations = nil, nil, w.Annotations
+	return true
+}
+
+// stripped reports whether Strip already reduced an object: the API server
+// requires an image on every container, and only Strip removes them.
+func stripped(meta *metav1.ObjectMeta, spec *corev1.PodSpec) bool {
+	if meta.Labels != nil || meta.ManagedFields != nil || len(residencyAnnotations(meta.Annotations)) != len(meta.Annotations) {
+		return false
+	}
+	for i := range spec.InitContainers {
+		if spec.InitContainers[i].Image != "" {
+			return false
+		}
+	}
+	for i := range spec.Containers {
+		if spec.Containers[i].Image != "" {
+			return false
+		}
+	}
+	for i := range spec.EphemeralContainers {
+		if spec.EphemeralContainers[i].Image != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// residencyAnnotations returns the dataresidency.io/ annotations of in: in
+// itself when it holds no others, else a copy.
+func residencyAnnotations(in map[string]string) map[string]string {
+	n := 0
+	for k := range in {
+		if strings.HasPrefix(k, annotationPrefix) {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return nil
+	case n == len(in):
+		return in
+	}
+	out := make(map[string]string, n)
+	for k, v := range in {
+		if strings.HasPrefix(k, annotationPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// annotationPrefix is the prefix of the annotations workloads declare with.
+const annotationPrefix = "dataresidency.io/"
 
 // PlacementRegions returns the topology.kubernetes.io/region values a pod spec
 // pins its pods to, through nodeSelector or required node affinity (operator
 // In), sorted and deduplicated. Node selector terms are alternatives, so the
 // regions of every term count.
-func PlacementRegions(spec *corev1.PodSpec) []string {
+func PlacementRegions(spec *PodSpec) []string {
 	if spec == nil {
 		return nil
 	}

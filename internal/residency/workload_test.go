@@ -14,9 +14,9 @@ import (
 )
 
 func TestWorkloadOf(t *testing.T) {
-	meta := metav1.ObjectMeta{Namespace: "ns", Name: "n", Annotations: map[string]string{"a": "object"}}
+	meta := metav1.ObjectMeta{Namespace: "ns", Name: "n", Annotations: map[string]string{"dataresidency.io/a": "object", "team": "x"}}
 	tmpl := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"a": "template"}},
+		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"dataresidency.io/a": "template", "checksum": "y"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}},
 	}
 	tests := []struct {
@@ -42,10 +42,10 @@ func TestWorkloadOf(t *testing.T) {
 		if w.Ref != (ResourceRef{APIVersion: tt.apiVersion, Kind: tt.kind, Namespace: "ns", Name: "n"}) {
 			t.Errorf("%s: ref = %+v", tt.kind, w.Ref)
 		}
-		if w.Annotations["a"] != "object" || w.PodSpec == nil || len(w.PodSpec.Containers) != 1 || w.Context.Namespace != "ns" {
+		if w.Annotations["dataresidency.io/a"] != "object" || len(w.Annotations) != 1 || w.PodSpec == nil || len(w.PodSpec.Containers) != 1 || w.Context.Namespace != "ns" {
 			t.Errorf("%s: workload = %+v", tt.kind, w)
 		}
-		if tt.template && w.TemplateAnnotations["a"] != "template" {
+		if tt.template && (w.TemplateAnnotations["dataresidency.io/a"] != "template" || len(w.TemplateAnnotations) != 1) {
 			t.Errorf("%s: template annotations = %v", tt.kind, w.TemplateAnnotations)
 		}
 		if !tt.template && w.TemplateAnnotations != nil {
@@ -87,7 +87,7 @@ func TestPlacementRegions(t *testing.T) {
 				{Weight: 1, Preference: req(corev1.NodeSelectorOpIn, v1alpha1.LabelRegion, "us-east-1")}}}}}, nil},
 	}
 	for _, tt := range tests {
-		if got := PlacementRegions(tt.spec); !reflect.DeepEqual(got, tt.want) {
+		if got := PlacementRegions(PodSpecOf(tt.spec)); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: PlacementRegions = %v, want %v", tt.name, got, tt.want)
 		}
 	}

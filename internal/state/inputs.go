@@ -12,6 +12,6 @@ import (
 // objects are the cache's own (listed without deep copies): never modify them;
 // build new slices to replace or remove entries.
 func (p *Provider) Inputs(ctx context.Context) (residency.Inputs, error) {
-	in, _, err := p.gather(ctx)
-	return in, err
+	in, _ := p.gather()
+	return in, nil
 }

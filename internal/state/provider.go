@@ -8,6 +8,7 @@ package state
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
@@ -22,17 +23,16 @@ import (
 	"github.com/dataresidency/operator/internal/residency"
 )
 
-// Provider compiles and caches the snapshot of the residency objects.
+// Provider compiles and caches the snapshot of the residency objects, read
+// from the informers' own stores (without copies: Compile copies what it keeps).
 type Provider struct {
-	Reader  client.Reader
 	Catalog *residency.Catalog
 	Clock   clock.PassiveClock
 
-	// stores, when set, are the informers' own stores of the four kinds
-	// (locations, bases, subprocessors, policies), read without copying.
+	// stores are the informers' stores of the four kinds (locations, bases,
+	// subprocessors, policies); writes counts the writes to them (see
+	// NewProvider), seen is its value when snap was last confirmed current.
 	stores [4]toolscache.Store
-	// writes counts the writes to those stores (see UseInformers); seen is
-	// its value when snap was last confirmed current.
 	writes atomic.Uint64
 
 	mu          sync.Mutex
@@ -46,56 +46,42 @@ type Provider struct {
 // write to the residency kinds' stores.
 const indexStoreWrites = "residency.storeWrites"
 
-// NewProvider returns a Provider reading from r.
-func NewProvider(r client.Reader, cat *residency.Catalog, clk clock.PassiveClock) *Provider {
+// NewProvider returns a Provider over the informers of the four residency
+// kinds (registering them: call it before the cache starts). While no store
+// was written and no legal transition passed, Snapshot answers from memory.
+//
+// The provider hears of writes through an index function, which the store
+// calls inside its write lock, after the object is in place: a count read
+// before gathering covers everything the gather sees, so a snapshot is never
+// remembered as current for a store state it did not read. (An event handler
+// would not do: handlers run after the store is written.)
+func NewProvider(ctx context.Context, informers ctrlcache.Informers, cat *residency.Catalog, clk clock.PassiveClock) (*Provider, error) {
 	if cat == nil {
 		cat = residency.DefaultCatalog()
 	}
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Provider{Reader: r, Catalog: cat, Clock: clk}
-}
-
-// UseInformers makes the provider read the informers' stores directly instead
-// of listing through the cache reader, and only after a store was written:
-// every reconcile and every admission request asks for the snapshot, and
-// while nothing changed the answer costs an atomic load and a clock reading,
-// not a walk over the catalog (that walk was a third of the allocations of a
-// cold start over 10,000 workloads). Call it before the cache starts.
-//
-// The provider hears of writes through an index function, which the store
-// calls inside its write lock, after the object is in place. So a write is
-// counted before any reader can see it, and a count read before gathering
-// covers everything the gather sees: the snapshot is never remembered as
-// current for a store state it did not read. (An event handler would not do:
-// handlers run after the store is written, and a reconcile triggered by the
-// same event could get the old snapshot in between.)
-func (p *Provider) UseInformers(ctx context.Context, informers ctrlcache.Informers) error {
-	var stores [4]toolscache.Store
-	var siis [4]toolscache.SharedIndexInformer
-	for i, obj := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}} {
-		inf, err := informers.GetInformer(ctx, obj)
-		if err != nil {
-			return err
-		}
-		sii, ok := inf.(toolscache.SharedIndexInformer)
-		if !ok {
-			return nil // not a client-go informer: keep listing through the reader
-		}
-		siis[i], stores[i] = sii, sii.GetStore()
-	}
+	p := &Provider{Catalog: cat, Clock: clk}
 	count := func(any) ([]string, error) {
 		p.writes.Add(1)
 		return nil, nil
 	}
-	for _, sii := range siis {
-		if err := sii.AddIndexers(toolscache.Indexers{indexStoreWrites: count}); err != nil {
-			return err
+	for i, obj := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}} {
+		inf, err := informers.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, err
 		}
+		sii, ok := inf.(toolscache.SharedIndexInformer)
+		if !ok {
+			return nil, fmt.Errorf("state.NewProvider: the informer for %T is not a client-go informer", obj)
+		}
+		if err := sii.AddIndexers(toolscache.Indexers{indexStoreWrites: count}); err != nil {
+			return nil, err
+		}
+		p.stores[i] = sii.GetStore()
 	}
-	p.stores = stores
-	return nil
+	return p, nil
 }
 
 // Now is the provider's clock reading.
@@ -119,26 +105,20 @@ func (p *Provider) Last() *residency.Snapshot {
 // Snapshot returns the snapshot for the objects in the cache as of now,
 // recompiling only when something it depends on changed.
 func (p *Provider) Snapshot(ctx context.Context) (*residency.Snapshot, error) {
-	watching := p.stores[0] != nil
-	writes := p.writes.Load() // before gathering: see UseInformers
-	if watching {
-		now := p.Clock.Now()
-		p.mu.Lock()
-		if p.snap != nil && p.seen == writes && !expired(p.snap, now) {
-			s := p.snap
-			p.mu.Unlock()
-			return s, nil
-		}
-		p.mu.Unlock()
-	}
-	in, fp, err := p.gather(ctx)
-	if err != nil {
-		return nil, err
-	}
+	writes := p.writes.Load() // before gathering: see NewProvider
 	now := p.Clock.Now()
 	p.mu.Lock()
+	if p.snap != nil && p.seen == writes && !expired(p.snap, now) {
+		s := p.snap
+		p.mu.Unlock()
+		return s, nil
+	}
+	p.mu.Unlock()
+	in, fp := p.gather()
+	now = p.Clock.Now()
+	p.mu.Lock()
 	defer p.mu.Unlock()
-	if watching && p.snap != nil && writes < p.seen && !expired(p.snap, now) {
+	if p.snap != nil && writes < p.seen && !expired(p.snap, now) {
 		return p.snap, nil // a later gather already answered
 	}
 	if p.snap == nil || p.fingerprint != fp || expired(p.snap, now) {
@@ -160,51 +140,6 @@ func expired(s *residency.Snapshot, now time.Time) bool {
 	return !next.IsZero() && !now.Before(next)
 }
 
-// gather lists the residency objects from the cache (read-only, without deep
-// copies: Compile copies what it keeps) and fingerprints their identities and
-// generations, which change with every spec change but not with status writes.
-func (p *Provider) gather(ctx context.Context) (residency.Inputs, uint64, error) {
-	if p.stores[0] != nil {
-		return p.gatherStores()
-	}
-	var (
-		in    residency.Inputs
-		locs  v1alpha1.ProcessingLocationList
-		bases v1alpha1.TransferBasisList
-		subs  v1alpha1.SubprocessorList
-		pols  v1alpha1.ResidencyPolicyList
-	)
-	opt := client.UnsafeDisableDeepCopy
-	for _, l := range []client.ObjectList{&locs, &bases, &subs, &pols} {
-		if err := p.Reader.List(ctx, l, opt); err != nil {
-			return in, 0, err
-		}
-	}
-	// The cache lists in no particular order: combine per-object hashes with
-	// a commutative sum so the fingerprint does not depend on it.
-	var fp uint64
-	add := func(kind byte, o client.Object) { fp += objectHash(kind, o) }
-	for i := range locs.Items {
-		in.Locations = append(in.Locations, &locs.Items[i])
-		add('L', &locs.Items[i])
-	}
-	for i := range bases.Items {
-		in.Bases = append(in.Bases, &bases.Items[i])
-		add('B', &bases.Items[i])
-	}
-	for i := range subs.Items {
-		in.Subprocessors = append(in.Subprocessors, &subs.Items[i])
-		add('S', &subs.Items[i])
-	}
-	for i := range pols.Items {
-		if pols.Items[i].Name == v1alpha1.PolicyName {
-			in.Policy = &pols.Items[i].Spec
-			add('P', &pols.Items[i])
-		}
-	}
-	return in, fp, nil
-}
-
 // RequeueAt returns how long to wait until t, for a reconcile result: zero when
 // t is zero (no known transition), and a little past t otherwise so that the
 // clock has certainly crossed it.
@@ -219,9 +154,11 @@ func RequeueAt(now, t time.Time) time.Duration {
 	return d + 50*time.Millisecond
 }
 
-// gatherStores is gather over the informers' stores: the objects are the
-// cache's own, never modified here.
-func (p *Provider) gatherStores() (residency.Inputs, uint64, error) {
+// gather reads the residency objects from the stores (the cache's own,
+// never modified here) and fingerprints their identities and generations,
+// which change with every spec change but not with status writes. The sum
+// of per-object hashes does not depend on the stores' order.
+func (p *Provider) gather() (residency.Inputs, uint64) {
 	var in residency.Inputs
 	var fp uint64
 	for _, store := range p.stores {
@@ -244,7 +181,7 @@ func (p *Provider) gatherStores() (residency.Inputs, uint64, error) {
 			}
 		}
 	}
-	return in, fp, nil
+	return in, fp
 }
 
 // objectHash identifies an object's identity and spec generation.

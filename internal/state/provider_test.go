@@ -58,8 +58,8 @@ func TestSnapshotFollowsTheStores(t *testing.T) {
 	ctx := context.Background()
 	clk := clocktesting.NewFakePassiveClock(testNow)
 	informers := newStoreInformers()
-	p := NewProvider(nil, nil, clk)
-	if err := p.UseInformers(ctx, informers); err != nil {
+	p, err := NewProvider(ctx, informers, nil, clk)
+	if err != nil {
 		t.Fatal(err)
 	}
 	bases := informers.store(&v1alpha1.TransferBasis{})
@@ -135,8 +135,8 @@ func TestSnapshotFollowsTheStores(t *testing.T) {
 func TestSnapshotNeverStaleAfterConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	informers := newStoreInformers()
-	p := NewProvider(nil, nil, clocktesting.NewFakePassiveClock(testNow))
-	if err := p.UseInformers(ctx, informers); err != nil {
+	p, err := NewProvider(ctx, informers, nil, clocktesting.NewFakePassiveClock(testNow))
+	if err != nil {
 		t.Fatal(err)
 	}
 	bases := informers.store(&v1alpha1.TransferBasis{})

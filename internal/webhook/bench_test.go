@@ -7,12 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
-	goruntime "runtime"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -372,34 +368,15 @@ func newStoreInformers(tb testing.TB, m *memReader) *storeInformers {
 	return s
 }
 
-// benchCache is the manager's cache in benchmarks: the in-memory reader and
-// the informers' stores.
-type benchCache struct {
-	*memReader
-	*storeInformers
-}
-
-// benchStores is what the manager's webhook reads Namespaces, ConfigMaps and
-// Services through (state.Stores over the informers' stores).
-func benchStores(tb testing.TB, m *memReader, informers *storeInformers) *state.Stores {
+// benchProvider is the snapshot provider of the benchmarks: reading the
+// informers' stores, as the manager's is.
+func benchProvider(tb testing.TB, m *memReader) *state.Provider {
 	tb.Helper()
-	s, err := state.NewStores(context.Background(), benchCache{m, informers})
+	st, err := state.NewProvider(context.Background(), newStoreInformers(tb, m), nil, clocktesting.NewFakePassiveClock(testNow))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return s
-}
-
-// benchProvider is the snapshot provider of the benchmarks: reading the
-// informers' stores, as the manager's is.
-func benchProvider(tb testing.TB, m *memReader) (*state.Provider, *storeInformers) {
-	tb.Helper()
-	st := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
-	informers := newStoreInformers(tb, m)
-	if err := st.UseInformers(context.Background(), informers); err != nil {
-		tb.Fatal(err)
-	}
-	return st, informers
+	return st
 }
 
 func benchHandler(tb testing.TB) (http.Handler, []byte) {
@@ -410,8 +387,8 @@ func benchHandler(tb testing.TB) (http.Handler, []byte) {
 func benchHandlerFor(tb testing.TB, d *appsv1.Deployment) (http.Handler, []byte) {
 	tb.Helper()
 	m := benchWorld()
-	st, informers := benchProvider(tb, m)
-	v := &WorkloadValidator{State: st, Reader: benchStores(tb, m, informers), Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second}
+	st := benchProvider(tb, m)
+	v := &WorkloadValidator{State: st, Reader: m, Exempt: map[string]bool{"kube-system": true, operatorNS: true}, NamespaceWait: time.Second}
 	h := Serve(v)
 	body := reviewBody(tb, gvkDeployment, "deployments", nsDeny, "mailer", d)
 	// The answer must be a real one: admitted, compliant, flows attributed.
@@ -498,130 +475,50 @@ func BenchmarkDecodeDeployment(b *testing.B) {
 	})
 }
 
-// percentiles of a set of durations.
-type percentiles struct{ p50, p99, max time.Duration }
-
-func percentilesOf(d []time.Duration) percentiles {
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	n := len(d)
-	return percentiles{d[n/2], d[(n*99)/100], d[n-1]}
-}
-
-// latencies are the wall-clock and thread CPU time percentiles of a run.
-type latencies struct{ wall, cpu percentiles }
-
-// measureLatency runs fn n times from each of workers goroutines (each locked to
-// its thread) and returns the percentiles of the wall-clock duration of each
-// call and of the CPU time its thread spent in it. On a shared machine the
-// wall-clock tail mostly measures the neighbours (a call preempted for a
-// scheduler slice); the thread CPU time measures the call (and the garbage
-// collection work it was made to assist with).
-func measureLatency(n, workers int, fn func()) latencies {
-	wall := make([][]time.Duration, workers)
-	cpu := make([][]time.Duration, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			goruntime.LockOSThread()
-			defer goruntime.UnlockOSThread()
-			wall[w], cpu[w] = make([]time.Duration, n), make([]time.Duration, n)
-			for i := 0; i < n; i++ {
-				c0, t0 := threadCPU(), time.Now()
-				fn()
-				wall[w][i], cpu[w][i] = time.Since(t0), threadCPU()-c0
-			}
-		}(w)
-	}
-	wg.Wait()
-	var all, allCPU []time.Duration
-	for w := range wall {
-		all, allCPU = append(all, wall[w]...), append(allCPU, cpu[w]...)
-	}
-	return latencies{percentilesOf(all), percentilesOf(allCPU)}
-}
-
-func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
-
-// TestHandleDeploymentLatency measures p50/p99 of the handler over many
-// requests, sequentially and from two goroutines at once, in wall-clock and
-// thread CPU time, and logs them ("latency ..." lines, which hack/bench.sh
-// reads). It is a measurement, not a check: make bench runs it
-// (WEBHOOK_LATENCY=1) and compares the percentiles with the target (a
-// sequential wall-clock p99 under 200µs) in bench/results.md.
-func TestHandleDeploymentLatency(t *testing.T) {
-	if os.Getenv("WEBHOOK_LATENCY") != "1" {
-		t.Skip("a latency measurement: make bench runs it (WEBHOOK_LATENCY=1)")
-	}
-	h, body := benchHandler(t)
-	n := 2000
-	if testing.Short() {
-		n = 200
-	}
-	for i := 0; i < 200; i++ { // warm up: the snapshot compiles, the annotation cache fills, the pools fill
-		serve(h, body)
-	}
-	ha, admitted := benchHandlerFor(t, asAdmitted(t, realisticDeployment()))
-	for i := 0; i < 200; i++ {
-		serve(ha, admitted)
-	}
-	for _, mode := range []struct {
-		name    string
-		workers int
-		h       http.Handler
-		body    []byte
-	}{{"sequential", 1, h, body}, {"parallel", goruntime.GOMAXPROCS(0), h, body}, {"as-admitted", 1, ha, admitted}} {
-		l := measureLatency(n/mode.workers, mode.workers, func() { serve(mode.h, mode.body) })
-		t.Logf("latency %s: requests=%d bytes=%d workers=%d wall_p50_us=%.1f wall_p99_us=%.1f wall_max_us=%.1f cpu_p50_us=%.1f cpu_p99_us=%.1f cpu_max_us=%.1f",
-			mode.name, n, len(mode.body), mode.workers, us(l.wall.p50), us(l.wall.p99), us(l.wall.max), us(l.cpu.p50), us(l.cpu.p99), us(l.cpu.max))
-	}
-}
-
 // BenchmarkSnapshot is the per-request snapshot lookup: nothing changed, so
 // the provider returns the snapshot it compiled before.
 func BenchmarkSnapshot(b *testing.B) {
-	m := benchWorld()
-	stores, _ := benchProvider(b, m)
-	reader := state.NewProvider(m, nil, clocktesting.NewFakePassiveClock(testNow))
-	for _, tc := range []struct {
-		name     string
-		snapshot func(context.Context) (*residency.Snapshot, error)
-		st       *state.Provider
-	}{
-		{"provider/cache-reader", reader.Snapshot, reader},
-		{"provider/informer-stores", stores.Snapshot, stores},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			ctx := context.Background()
-			if _, err := tc.snapshot(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				if _, err := tc.snapshot(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if tc.st.Compiles() != 1 {
-				b.Fatalf("compiled %d times", tc.st.Compiles())
-			}
-		})
+	st := benchProvider(b, benchWorld())
+	ctx := context.Background()
+	if _, err := st.Snapshot(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := st.Snapshot(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if st.Compiles() != 1 {
+		b.Fatalf("compiled %d times", st.Compiles())
 	}
 }
 
-// BenchmarkParseReview is the fast path's one-pass read of the ~10 KB
-// review: the request and the parts of the Deployment the engine reads.
-func BenchmarkParseReview(b *testing.B) {
-	body := reviewBody(b, gvkDeployment, "deployments", nsDeny, "mailer", realisticDeployment())
-	var r jreader
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for i := 0; i < b.N; i++ {
-		var rv fastReview
-		if err := parseReview(&r, body, &rv); err != nil || rv.req.viewErr != nil {
-			b.Fatal(err, rv.req.viewErr)
-		}
+// BenchmarkDecodeWorkload reads the ~10 KB Deployment into what the engine
+// reads (residency.DecodeWorkload), beside a decode of the whole typed object.
+func BenchmarkDecodeWorkload(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+	}{{"written", raw(b, realisticDeployment()).Raw}, {"as-admitted", raw(b, asAdmitted(b, realisticDeployment())).Raw}} {
+		b.Run(tc.name+"/narrow", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.raw)))
+			for i := 0; i < b.N; i++ {
+				if _, err := residency.DecodeWorkload("apps/v1", "Deployment", tc.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/typed", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.raw)))
+			for i := 0; i < b.N; i++ {
+				if err := decodeInto(tc.raw, &appsv1.Deployment{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -629,15 +526,14 @@ func BenchmarkParseReview(b *testing.B) {
 // Deployment, with its ConfigMap and ExternalName Services.
 func BenchmarkEvaluateDeployment(b *testing.B) {
 	m := benchWorld()
-	st, informers := benchProvider(b, m)
-	stores := benchStores(b, m, informers)
+	st := benchProvider(b, m)
 	ctx := context.Background()
 	snap, err := st.Snapshot(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	w, _ := residency.WorkloadOf(realisticDeployment())
-	pc, err := state.PodContext(ctx, stores, nsDeny, w.PodSpec)
+	pc, err := state.PodContext(ctx, m, nsDeny, w.PodSpec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -651,24 +547,9 @@ func BenchmarkEvaluateDeployment(b *testing.B) {
 	b.Run("podcontext", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, err := state.PodContext(ctx, stores, nsDeny, w.PodSpec); err != nil {
+			if _, err := state.PodContext(ctx, m, nsDeny, w.PodSpec); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-}
-
-// BenchmarkParseReviewAsAdmitted is BenchmarkParseReview on the review as
-// kube-apiserver sends it (defaults, managedFields).
-func BenchmarkParseReviewAsAdmitted(b *testing.B) {
-	body := reviewBody(b, gvkDeployment, "deployments", nsDeny, "mailer", asAdmitted(b, realisticDeployment()))
-	var r jreader
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for i := 0; i < b.N; i++ {
-		var rv fastReview
-		if err := parseReview(&r, body, &rv); err != nil || rv.req.viewErr != nil {
-			b.Fatal(err, rv.req.viewErr)
-		}
-	}
 }

@@ -68,6 +68,35 @@ func newWorkload(gvk metav1.GroupVersionKind) runtime.Object {
 	return nil
 }
 
+// apiVersionOf is the group/version of gvk as an object's apiVersion.
+func apiVersionOf(gvk metav1.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return gvk.Version
+	}
+	return gvk.Group + "/" + gvk.Version
+}
+
+// podSpecOf is the whole pod spec of a typed workload object.
+func podSpecOf(obj runtime.Object) *corev1.PodSpec {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return &o.Spec
+	case *appsv1.Deployment:
+		return &o.Spec.Template.Spec
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template.Spec
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template.Spec
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template.Spec
+	case *batchv1.Job:
+		return &o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec
+	}
+	return nil
+}
+
 // newCatalogObject returns an empty residency object of the kind, or nil.
 func newCatalogObject(gvk metav1.GroupVersionKind) runtime.Object {
 	if gvk.Group != v1alpha1.GroupVersion.Group || gvk.Version != v1alpha1.GroupVersion.Version {

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -87,7 +88,25 @@ func newTestValidators(t testing.TB, extra ...client.Object) (*WorkloadValidator
 		WithIndex(&corev1.Service{}, state.IndexServiceType, func(o client.Object) []string {
 			return []string{string(o.(*corev1.Service).Spec.Type)}
 		}).Build()
-	st := state.NewProvider(c, nil, clocktesting.NewFakePassiveClock(testNow))
+	// The provider reads the residency objects from informers' stores, as
+	// the manager's does.
+	m := &memReader{}
+	for _, o := range append(catalogObjects(), extra...) {
+		switch o := o.(type) {
+		case *v1alpha1.ProcessingLocation:
+			m.locations = append(m.locations, *o)
+		case *v1alpha1.TransferBasis:
+			m.bases = append(m.bases, *o)
+		case *v1alpha1.Subprocessor:
+			m.subs = append(m.subs, *o)
+		case *v1alpha1.ResidencyPolicy:
+			m.policies = append(m.policies, *o)
+		}
+	}
+	st, err := state.NewProvider(context.Background(), newStoreInformers(t, m), nil, clocktesting.NewFakePassiveClock(testNow))
+	if err != nil {
+		t.Fatal(err)
+	}
 	exempt := map[string]bool{"kube-system": true, operatorNS: true}
 	return &WorkloadValidator{State: st, Reader: c, Exempt: exempt, NamespaceWait: 50 * time.Millisecond},
 		&CatalogValidator{State: st, Reader: c, Exempt: exempt, Budget: time.Second}

@@ -56,8 +56,8 @@ type Webhooks struct {
 // manager starts, the informers they read (Namespaces as metadata only, the
 // seven workload kinds, ConfigMaps and Services), so that these sync with the
 // cache instead of on the first request. It takes the shared snapshot provider
-// (controllers.Setup's) and does not register field indexes: the caller
-// registers state.SetupIndexes on mgr (it is idempotent per manager).
+// (controllers.Setup's, which also registers the field index it relies on,
+// state.SetupIndexes).
 //
 // Setup does not serve anything: call Register once the serving certificate
 // is in place.
@@ -81,10 +81,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	if opts.CatalogBudget <= 0 {
 		opts.CatalogBudget = 3 * time.Second
 	}
-	reader, err := state.NewStores(ctx, mgr.GetCache())
-	if err != nil {
-		return nil, err
-	}
+	reader := mgr.GetCache()
 	nsMeta := &metav1.PartialObjectMetadata{}
 	nsMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	for _, o := range []client.Object{
@@ -102,7 +99,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	}
 	// Mark the webhooks ready once the cache has synced, for the readiness
 	// probe, on every replica: each serves the webhooks, leader or not.
-	err = mgr.Add(everyReplica(func(ctx context.Context) error {
+	err := mgr.Add(everyReplica(func(ctx context.Context) error {
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			w.synced.Store(true)
 		}
@@ -127,14 +124,10 @@ func (w *Webhooks) Register(srv webhook.Server) {
 }
 
 // Serve returns the HTTP handler of an admission handler: controller-runtime's
-// admission.Webhook (panics recovered, request logger, completed response)
-// behind a lean AdmissionReview codec; for the WorkloadValidator, the fast
-// path of workloadServer, which does the same around the same decision.
+// admission.Webhook, which decodes the AdmissionReview, recovers panics
+// (answering 500), logs per request and completes the response.
 func Serve(h admission.Handler) http.Handler {
-	if v, ok := h.(*WorkloadValidator); ok {
-		return &workloadServer{v: v}
-	}
-	return &reviewServer{webhook: &admission.Webhook{Handler: h, RecoverPanic: ptr.To(true)}}
+	return &admission.Webhook{Handler: h, RecoverPanic: ptr.To(true)}
 }
 
 // Synced reports whether the cache the webhooks read has synced.

@@ -3,18 +3,16 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-
-	"github.com/go-logr/logr"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/residency"
@@ -68,83 +66,18 @@ type WorkloadValidator struct {
 
 var _ admission.Handler = (*WorkloadValidator)(nil)
 
-// workloadRequest is what a decision reads of a request, however it was
-// decoded: by controller-runtime into an admission.Request (Handle), or on
-// the fast path straight from the body (workloadServer).
-type workloadRequest struct {
-	operation   admissionv1.Operation
-	kind        metav1.GroupVersionKind
-	subResource string
-	namespace   string
-	name        string
-	dryRun      bool
-	// object and oldObject are the raw objects.
-	object, oldObject []byte
-	// view is the object as the fast path read it, or nil: then object is
-	// decoded into its typed struct. viewErr says why the view could not be read.
-	view    *objectView
-	viewErr error
-	// fast is the request read on the fast path (for its logger), or nil.
-	fast *fastRequest
-}
-
-// logger is the request's logger: from the context admission.Webhook
-// prepared, or built for a request read on the fast path.
-func (in *workloadRequest) logger(ctx context.Context) logr.Logger {
-	if in.fast != nil {
-		return requestLogger(in.fast)
-	}
-	return logf.FromContext(ctx)
-}
-
 // Handle implements admission.Handler.
 func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	return v.decide(ctx, &workloadRequest{
-		operation: req.Operation, kind: req.Kind, subResource: req.SubResource, namespace: req.Namespace, name: req.Name,
-		dryRun: req.DryRun != nil && *req.DryRun, object: req.Object.Raw, oldObject: req.OldObject.Raw,
-	})
-}
-
-// workload decodes the object under review: the Workload the engine reads,
-// the object's generateName, and whether it is being deleted.
-func (in *workloadRequest) workload(k workloadKind) (w *residency.Workload, generateName string, deleting bool, err error) {
-	if in.view != nil {
-		if len(in.object) == 0 {
-			return nil, "", false, errNoObject
-		}
-		if err := in.viewErr; err != nil || in.view.err(k) != nil {
-			// The rare path: let the typed decoder say what is wrong, in its words.
-			if err == nil {
-				err = in.view.err(k)
-			}
-			if typedErr := decodeInto(in.object, newWorkload(in.kind)); typedErr != nil {
-				err = typedErr
-			}
-			return nil, "", false, err
-		}
-		return in.view.workload(k), in.view.generateName, in.view.deleting, nil
-	}
-	obj := newWorkload(in.kind)
-	if err := decodeInto(in.object, obj); err != nil {
-		return nil, "", false, err
-	}
-	w, _ = residency.WorkloadOf(obj)
-	meta := obj.(metav1.Object)
-	return w, meta.GetGenerateName(), meta.GetDeletionTimestamp() != nil, nil
-}
-
-// decide is the webhook's decision, whichever path decoded the request.
-func (v *WorkloadValidator) decide(ctx context.Context, req *workloadRequest) admission.Response {
-	switch req.operation {
+	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:
 	default:
 		return admission.Allowed("")
 	}
-	k, governed := governedKind(req.kind)
+	k, governed := governedKind(req.Kind)
 	if !governed {
 		return admission.Allowed("")
 	}
-	switch req.subResource {
+	switch req.SubResource {
 	case "":
 	case subresourceEphemeralContainers:
 		if k != kindPod {
@@ -153,7 +86,7 @@ func (v *WorkloadValidator) decide(ctx context.Context, req *workloadRequest) ad
 	default:
 		return admission.Allowed("")
 	}
-	ns := req.namespace
+	ns := req.Namespace
 	if v.Exempt[ns] {
 		return exempt()
 	}
@@ -165,22 +98,26 @@ func (v *WorkloadValidator) decide(ctx context.Context, req *workloadRequest) ad
 	if pol.Excluded(ns) {
 		return exempt()
 	}
-	w, generateName, deleting, err := req.workload(k)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, decodeError(req.kind, ns, req.name, err))
+	if len(req.Object.Raw) == 0 {
+		return admission.Errored(http.StatusBadRequest, decodeError(req.Kind, ns, req.Name, errNoObject))
 	}
+	d, err := residency.DecodeWorkload(apiVersionOf(req.Kind), req.Kind.Kind, req.Object.Raw)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, decodeError(req.Kind, ns, req.Name, err))
+	}
+	w := d.Workload
 	if w.Ref.Name == "" {
 		// generateName: the API server may not have chosen the name yet.
-		w.Ref.Name = req.name
-		if w.Ref.Name == "" && generateName != "" {
-			w.Ref.Name = generateName + "*"
+		w.Ref.Name = req.Name
+		if w.Ref.Name == "" && d.GenerateName != "" {
+			w.Ref.Name = d.GenerateName + "*"
 		}
 	}
 	if w.Ref.Namespace == "" {
 		w.Ref.Namespace = ns
 		w.Context.Namespace = ns
 	}
-	if deleting {
+	if d.Deleting {
 		// The object is going away; an update now only removes finalizers.
 		return exempt()
 	}
@@ -223,15 +160,15 @@ func (v *WorkloadValidator) decide(ctx context.Context, req *workloadRequest) ad
 
 	switch enforcement {
 	case v1alpha1.EnforcementDeny:
-		if violations > 0 && !(req.operation == admissionv1.Update && v.unchanged(req, w)) {
+		if violations > 0 && !(req.Operation == admissionv1.Update && unchanged(req)) {
 			for i := range res.Findings {
 				if res.Findings[i].Verdict == residency.Warning {
 					ws.addFinding(&res.Findings[i])
 				}
 			}
 			audit[AuditDecision] = DecisionDenied
-			req.logger(ctx).Info("denied", "kind", res.Resource.Kind, "namespace", ns, "name", res.Resource.Name,
-				"violations", violations, "reasons", audit[AuditReasons], "dryRun", req.dryRun)
+			logf.FromContext(ctx).Info("denied", "kind", res.Resource.Kind, "namespace", ns, "name", res.Resource.Name,
+				"violations", violations, "reasons", audit[AuditReasons], "dryRun", req.DryRun != nil && *req.DryRun)
 			resp := admission.Denied(denialMessage(&res, violations))
 			resp.Warnings = ws.list()
 			resp.AuditAnnotations = audit
@@ -291,38 +228,21 @@ func (v *WorkloadValidator) namespaceLabels(ctx context.Context, ns string) (map
 	}
 }
 
-// unchanged reports whether an update leaves everything the engine reads as it
-// was: the three residency annotations on the object and its pod template, and
-// the pod spec. Such an update cannot add a flow. The whole pod spec counts (a
-// new image too), so on the fast path, which read only part of it, both
-// objects are decoded here into their typed structs.
-func (v *WorkloadValidator) unchanged(req *workloadRequest, w *residency.Workload) bool {
-	if req.view != nil {
-		obj := newWorkload(req.kind)
-		if err := decodeInto(req.object, obj); err != nil {
-			return false
-		}
-		w, _ = residency.WorkloadOf(obj)
-	}
-	old := newWorkload(req.kind)
-	if err := decodeInto(req.oldObject, old); err != nil {
+// unchanged reports whether an update leaves the workload as it was in what
+// the engine reads (the three residency annotations on the object and its pod
+// template) and in its whole pod spec: a new image is new code, which may call
+// new vendors. Such an update cannot add a flow. This rare path (an update of
+// a violating workload in a deny namespace) decodes both objects into their
+// typed structs.
+func unchanged(req admission.Request) bool {
+	obj, old := newWorkload(req.Kind), newWorkload(req.Kind)
+	if obj == nil || decodeInto(req.Object.Raw, obj) != nil || decodeInto(req.OldObject.Raw, old) != nil {
 		return false
 	}
-	ow, ok := residency.WorkloadOf(old)
-	if !ok {
+	w, _ := residency.WorkloadOf(obj)
+	ow, _ := residency.WorkloadOf(old)
+	if !maps.Equal(w.Annotations, ow.Annotations) || !maps.Equal(w.TemplateAnnotations, ow.TemplateAnnotations) {
 		return false
 	}
-	for _, key := range residencyAnnotations {
-		if w.Annotations[key] != ow.Annotations[key] || w.TemplateAnnotations[key] != ow.TemplateAnnotations[key] {
-			return false
-		}
-		_, a := w.Annotations[key]
-		_, b := ow.Annotations[key]
-		_, c := w.TemplateAnnotations[key]
-		_, d := ow.TemplateAnnotations[key]
-		if a != b || c != d {
-			return false
-		}
-	}
-	return equality.Semantic.DeepEqual(w.PodSpec, ow.PodSpec)
+	return equality.Semantic.DeepEqual(podSpecOf(obj), podSpecOf(old))
 }

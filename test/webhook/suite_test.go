@@ -143,7 +143,10 @@ func startManager(ctx context.Context) error {
 	if err := state.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	provider = state.NewProvider(mgr.GetCache(), nil, clk)
+	provider, err = state.NewProvider(ctx, mgr.GetCache(), nil, clk)
+	if err != nil {
+		return err
+	}
 	wh, err := webhook.Setup(ctx, mgr, provider, webhook.Options{Namespace: operatorNS})
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -18,24 +17,25 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/testenv"
 )
 
-// The fast path must judge every object exactly as the typed decode does.
-// These tests decode each object of a corpus both ways, evaluate both
-// Workloads against the same snapshot and PodContext, and require the same
-// engine Result (and the same name, generateName, deletion state, referenced
+// The engine's input is declared once (residency.Workload), and read three
+// ways: the admission webhook decodes the object's JSON straight into it
+// (residency.DecodeWorkload), the controllers' cache keeps a typed object
+// stripped to it (residency.Strip), and residencyctl converts a typed object
+// (residency.WorkloadOf). These tests read each object of a corpus the three
+// ways, evaluate the three Workloads against the same snapshot and
+// PodContext, and require the same engine Result (and the same referenced
 // ConfigMaps, discovered endpoints and placement regions). The corpus: every
 // workload of the seed fixtures (test/fixtures/seeds/*/workloads.yaml), in
 // the API server's encoding and as written in YAML, synthetic objects of all
-// seven kinds built to reach every field the fast path reads, and each of
-// those re-encoded with every string character escaped and indented, so that
-// the escape and white-space paths of the reader are held to
-// encoding/json's as well.
+// seven kinds built to reach every field the engine reads, each of those
+// re-encoded with every string character escaped and indented, and fuzzed
+// objects (FuzzDecodePaths).
 
 // corpusObject is one object to decode both ways.
 type corpusObject struct {
@@ -51,7 +51,7 @@ type world struct {
 	externalNames map[string]string            // "name.ns" -> host
 }
 
-func (wd *world) podContext(ns string, spec *corev1.PodSpec) residency.PodContext {
+func (wd *world) podContext(ns string, spec *residency.PodSpec) residency.PodContext {
 	pc := residency.PodContext{Namespace: ns}
 	for _, name := range residency.ReferencedConfigMaps(spec) {
 		if data, ok := wd.configMaps[ns+"/"+name]; ok {
@@ -174,7 +174,7 @@ func loadSeed(t *testing.T, dir string) (*world, []corpusObject) {
 
 // syntheticWorld is the bench world's catalog, ConfigMaps and ExternalName
 // Services, plus regions.
-func syntheticWorld(t *testing.T) *world {
+func syntheticWorld(t testing.TB) *world {
 	m := benchWorld()
 	var in residency.Inputs
 	for i := range m.locations {
@@ -204,7 +204,7 @@ func syntheticWorld(t *testing.T) *world {
 }
 
 // syntheticObjects reach every field the fast path reads, on every kind.
-func syntheticObjects(t *testing.T) []corpusObject {
+func syntheticObjects(t testing.TB) []corpusObject {
 	var out []corpusObject
 	add := func(name string, o runtime.Object) {
 		raw, err := json.Marshal(o)
@@ -423,49 +423,48 @@ func writeEscaped(b *bytes.Buffer, v any, plain bool) {
 	}
 }
 
-// decodeBoth decodes raw both ways and compares what the engine reads and
+// decodeAll reads raw the three ways and compares what the engine reads and
 // makes of it.
-func decodeBoth(t *testing.T, wd *world, o corpusObject) {
+func decodeAll(t *testing.T, wd *world, o corpusObject) {
 	t.Helper()
-	k, ok := governedKind(o.gvk)
-	if !ok {
-		t.Fatalf("%s: not governed", o.gvk)
-	}
 	typed := newWorkload(o.gvk)
 	if err := decodeInto(o.raw, typed); err != nil {
 		t.Fatalf("typed decode: %v\n%s", err, o.raw)
 	}
-	tw, _ := residency.WorkloadOf(typed)
+	compareDecodes(t, wd, o, typed)
+}
+
+func compareDecodes(t *testing.T, wd *world, o corpusObject, typed runtime.Object) {
+	t.Helper()
 	meta := typed.(metav1.Object)
+	generateName, deleting := meta.GetGenerateName(), meta.GetDeletionTimestamp() != nil
+	tw, _ := residency.WorkloadOf(typed)
+	d, err := residency.DecodeWorkload(apiVersionOf(o.gvk), o.gvk.Kind, o.raw)
+	if err != nil {
+		t.Fatalf("narrow decode: %v\n%s", err, o.raw)
+	}
+	fw := d.Workload
+	if !residency.Strip(typed) {
+		t.Fatalf("%T not stripped", typed)
+	}
+	cw, _ := residency.WorkloadOf(typed)
 
-	var r jreader
-	r.reset(o.raw)
-	var view objectView
-	if !readObjectView(&r, &view) || !r.end() || view.err(k) != nil {
-		t.Fatalf("fast decode: %v %v %v\n%s", r.err, r.terr, view.err(k), o.raw)
+	if tw.Ref != fw.Ref || tw.Ref != cw.Ref {
+		t.Errorf("ref: typed %+v, decoded %+v, cached %+v", tw.Ref, fw.Ref, cw.Ref)
 	}
-	fw := view.workload(k)
-
-	if tw.Ref != fw.Ref {
-		t.Errorf("ref: typed %+v, fast %+v", tw.Ref, fw.Ref)
+	if generateName != d.GenerateName || deleting != d.Deleting {
+		t.Errorf("generateName/deleting: typed %q/%v, decoded %q/%v", generateName, deleting, d.GenerateName, d.Deleting)
 	}
-	if meta.GetGenerateName() != view.generateName || (meta.GetDeletionTimestamp() != nil) != view.deleting {
-		t.Errorf("generateName/deleting: typed %q/%v, fast %q/%v", meta.GetGenerateName(), meta.GetDeletionTimestamp() != nil, view.generateName, view.deleting)
-	}
-	for _, key := range residencyAnnotations {
-		a, okA := tw.Annotations[key]
-		b, okB := fw.Annotations[key]
-		c, okC := tw.TemplateAnnotations[key]
-		d, okD := fw.TemplateAnnotations[key]
-		if a != b || okA != okB || c != d || okC != okD {
-			t.Errorf("annotation %s: typed %q/%v %q/%v, fast %q/%v %q/%v", key, a, okA, c, okC, b, okB, d, okD)
+	for _, w := range []*residency.Workload{fw, cw} {
+		if !reflect.DeepEqual(tw.Annotations, w.Annotations) || !reflect.DeepEqual(tw.TemplateAnnotations, w.TemplateAnnotations) {
+			t.Errorf("annotations: typed %v %v, other %v %v", tw.Annotations, tw.TemplateAnnotations, w.Annotations, w.TemplateAnnotations)
 		}
-	}
-	if a, b := residency.ReferencedConfigMaps(tw.PodSpec), residency.ReferencedConfigMaps(fw.PodSpec); !reflect.DeepEqual(a, b) {
-		t.Errorf("ConfigMaps: typed %q, fast %q", a, b)
-	}
-	if a, b := residency.PlacementRegions(tw.PodSpec), residency.PlacementRegions(fw.PodSpec); !reflect.DeepEqual(a, b) {
-		t.Errorf("regions: typed %q, fast %q", a, b)
+		if a, b := residency.ReferencedConfigMaps(tw.PodSpec), residency.ReferencedConfigMaps(w.PodSpec); !reflect.DeepEqual(a, b) {
+			t.Errorf("ConfigMaps: typed %q, other %q", a, b)
+		}
+		if a, b := residency.PlacementRegions(tw.PodSpec), residency.PlacementRegions(w.PodSpec); !reflect.DeepEqual(a, b) {
+			t.Errorf("regions: typed %q, other %q", a, b)
+		}
 	}
 	ns := tw.Ref.Namespace
 	if ns == "" {
@@ -473,17 +472,18 @@ func decodeBoth(t *testing.T, wd *world, o corpusObject) {
 	}
 	tw.Context = wd.podContext(ns, tw.PodSpec)
 	fw.Context = wd.podContext(ns, fw.PodSpec)
-	if a, b := residency.DiscoverEgress(tw.PodSpec, tw.Context), residency.DiscoverEgress(fw.PodSpec, fw.Context); !reflect.DeepEqual(a, b) {
-		t.Errorf("endpoints: typed %v, fast %v", a, b)
+	cw.Context = wd.podContext(ns, cw.PodSpec)
+	if a, b, c := residency.DiscoverEgress(tw.PodSpec, tw.Context), residency.DiscoverEgress(fw.PodSpec, fw.Context), residency.DiscoverEgress(cw.PodSpec, cw.Context); !reflect.DeepEqual(a, b) || !reflect.DeepEqual(a, c) {
+		t.Errorf("endpoints: typed %v, decoded %v, cached %v", a, b, c)
 	}
-	tr, fr := wd.snap.Evaluate(tw), wd.snap.Evaluate(fw)
-	if !reflect.DeepEqual(tr, fr) {
-		t.Errorf("results differ:\ntyped %+v\nfast  %+v", tr, fr)
+	tr, fr, cr := wd.snap.Evaluate(tw), wd.snap.Evaluate(fw), wd.snap.Evaluate(cw)
+	if !reflect.DeepEqual(tr, fr) || !reflect.DeepEqual(tr, cr) {
+		t.Errorf("results differ:\ntyped   %+v\ndecoded %+v\ncached  %+v", tr, fr, cr)
 	}
 	t.Logf("%s: %s, %d finding(s), subprocessors %v", tr.Resource.Name, tr.Verdict, len(tr.Findings), tr.Subprocessors)
 }
 
-func TestFastDecodeMatchesTypedDecode(t *testing.T) {
+func TestThreeReadingsJudgeAlike(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join(testenv.Root(), "test", "fixtures", "seeds", "*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no seed fixtures: %v", err)
@@ -492,8 +492,8 @@ func TestFastDecodeMatchesTypedDecode(t *testing.T) {
 	for _, dir := range dirs {
 		wd, corpus := loadSeed(t, dir)
 		for _, o := range corpus {
-			t.Run(o.name, func(t *testing.T) { decodeBoth(t, wd, o) })
-			t.Run(o.name+" (escaped)", func(t *testing.T) { decodeBoth(t, wd, corpusObject{o.name, o.gvk, escapedForm(t, o.raw)}) })
+			t.Run(o.name, func(t *testing.T) { decodeAll(t, wd, o) })
+			t.Run(o.name+" (escaped)", func(t *testing.T) { decodeAll(t, wd, corpusObject{o.name, o.gvk, escapedForm(t, o.raw)}) })
 			seen++
 		}
 	}
@@ -502,14 +502,14 @@ func TestFastDecodeMatchesTypedDecode(t *testing.T) {
 	}
 	wd := syntheticWorld(t)
 	for _, o := range append(syntheticObjects(t), handWrittenObjects()...) {
-		t.Run(o.name, func(t *testing.T) { decodeBoth(t, wd, o) })
-		t.Run(o.name+" (escaped)", func(t *testing.T) { decodeBoth(t, wd, corpusObject{o.name, o.gvk, escapedForm(t, o.raw)}) })
+		t.Run(o.name, func(t *testing.T) { decodeAll(t, wd, o) })
+		t.Run(o.name+" (escaped)", func(t *testing.T) { decodeAll(t, wd, corpusObject{o.name, o.gvk, escapedForm(t, o.raw)}) })
 	}
 }
 
-// TestFastDecodeTypeErrors: a wrong type in a field the engine reads is an
-// error on both paths.
-func TestFastDecodeTypeErrors(t *testing.T) {
+// TestDecodeWorkloadTypeErrors: a wrong type in a field the engine reads is
+// an error on both the typed and the narrow decode.
+func TestDecodeWorkloadTypeErrors(t *testing.T) {
 	for _, raw := range []string{
 		`[]`, `"x"`, `{"metadata":[]}`, `{"metadata":{"name":1}}`, `{"metadata":{"annotations":{"dataresidency.io/egress":5}}}`,
 		`{"metadata":{"annotations":{"other":true}}}`, `{"metadata":{"deletionTimestamp":"yesterday"}}`, `{"metadata":{"deletionTimestamp":7}}`,
@@ -519,47 +519,62 @@ func TestFastDecodeTypeErrors(t *testing.T) {
 		`{"spec":{"template":{"spec":{"nodeSelector":{"a":1}}}}}`, `{"spec":{"template":{"spec":{"affinity":[]}}}}`,
 		`{"spec":{"template":{"spec":{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"values":"x"}]}]}}}}}}}`,
 		`{"spec":{"template":{"metadata":{"annotations":[]}}}}`,
+		`{"spec":{"template":{"spec":{"containers":[{"name":"a"}]}}} trailing`,
 	} {
 		typedErr := decodeInto([]byte(raw), &appsv1.Deployment{})
-		var r jreader
-		r.reset([]byte(raw))
-		var view objectView
-		ok := readObjectView(&r, &view)
-		fastErr := r.terr
-		if ok {
-			fastErr = view.err(kindDeployment)
-		}
-		if typedErr == nil || fastErr == nil || r.err != nil {
-			t.Errorf("%s: typed error %v, fast type error %v, syntax error %v", raw, typedErr, fastErr, r.err)
+		_, narrowErr := residency.DecodeWorkload("apps/v1", "Deployment", []byte(raw))
+		if typedErr == nil || narrowErr == nil {
+			t.Errorf("%s: typed error %v, narrow error %v", raw, typedErr, narrowErr)
 		}
 	}
-	// What a Deployment does not have is not read as one: its typed
-	// decoder ignores unknown fields.
+	// What a Deployment does not have is not read as one: both decoders
+	// ignore unknown fields (the API server has dropped them already).
 	for _, raw := range []string{`{"spec":{"containers":5}}`, `{"spec":{"jobTemplate":[]}}`} {
-		var r jreader
-		r.reset([]byte(raw))
-		var view objectView
-		if !readObjectView(&r, &view) || view.err(kindDeployment) != nil || decodeInto([]byte(raw), &appsv1.Deployment{}) != nil {
-			t.Errorf("%s: fast %v %v, typed %v", raw, r.terr, view.err(kindDeployment), decodeInto([]byte(raw), &appsv1.Deployment{}))
+		_, narrowErr := residency.DecodeWorkload("apps/v1", "Deployment", []byte(raw))
+		if typedErr := decodeInto([]byte(raw), &appsv1.Deployment{}); typedErr != nil || narrowErr != nil {
+			t.Errorf("%s: typed %v, narrow %v", raw, typedErr, narrowErr)
+		}
+	}
+	// Keys are case-sensitive and the last of duplicates wins, as the API
+	// server's own decoder reads them.
+	for raw, want := range map[string]string{
+		`{"metadata":{"Annotations":{"dataresidency.io/subprocessors":"a"}}}`:                                               "",
+		`{"metadata":{"annotations":{"dataresidency.io/subprocessors":"a","dataresidency.io/subprocessors":"b"}}}`:          "b",
+		`{"metadata":{"annotations":{"dataresidency.io/subprocessors":"a"},"annotations":{"dataresidency.io/egress":"x"}}}`: "a", // merged, as encoding/json does
+	} {
+		d, err := residency.DecodeWorkload("apps/v1", "Deployment", []byte(raw))
+		typed := &appsv1.Deployment{}
+		if err != nil || decodeInto([]byte(raw), typed) != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		got := d.Workload.Annotations[v1alpha1.AnnotationSubprocessors]
+		if got != want || got != typed.Annotations[v1alpha1.AnnotationSubprocessors] {
+			t.Errorf("%s: narrow %q, typed %q, want %q", raw, got, typed.Annotations[v1alpha1.AnnotationSubprocessors], want)
 		}
 	}
 }
 
-var _ client.Object = (*appsv1.Deployment)(nil)
-
-// TestPlain8 checks the eight-byte string scan against the byte table.
-func TestPlain8(t *testing.T) {
-	var buf [8]byte
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 8; pos++ {
-			for i := range buf {
-				buf[i] = 'a'
-			}
-			buf[pos] = byte(c)
-			want := strPlain[c]
-			if got := plain8(binary.LittleEndian.Uint64(buf[:])); got != want {
-				t.Fatalf("byte %#x at %d: plain8 %v, table %v", c, pos, got, want)
+// FuzzDecodePaths: whatever JSON the typed decoder accepts, the three
+// readings judge alike.
+func FuzzDecodePaths(f *testing.F) {
+	for _, o := range syntheticObjects(f) {
+		f.Add(o.gvk.Kind, string(o.raw))
+	}
+	for _, o := range handWrittenObjects() {
+		f.Add(o.gvk.Kind, string(o.raw))
+	}
+	wd := syntheticWorld(f)
+	f.Fuzz(func(t *testing.T, kind, raw string) {
+		gvk := gvkDeployment
+		for _, g := range []metav1.GroupVersionKind{gvkPod, gvkCronJob, gvkOf("apps", "v1", "StatefulSet"), gvkOf("batch", "v1", "Job")} {
+			if g.Kind == kind {
+				gvk = g
 			}
 		}
-	}
+		typed := newWorkload(gvk)
+		if decodeInto([]byte(raw), typed) != nil {
+			return
+		}
+		compareDecodes(t, wd, corpusObject{"fuzzed", gvk, []byte(raw)}, typed)
+	})
 }
