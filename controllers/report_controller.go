@@ -9,10 +9,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -46,9 +46,9 @@ type ReportReconciler struct {
 	written map[types.NamespacedName]writtenReport
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
-	// indexers are the workload informers' indexers, keyed by kind, read
-	// without copies (set by SetupWithManager; the reader is used otherwise).
-	indexers map[string]toolscache.Indexer
+	// reports reads the metadata of the Reports this operator manages, from
+	// the cache SetupWithManager creates for them alone.
+	reports client.Reader
 }
 
 // +kubebuilder:rbac:groups=openreports.io,resources=reports,verbs=get;list;watch;create;update;patch;delete
@@ -76,7 +76,11 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	// rewritten.
 	existing := &metav1.PartialObjectMetadataList{}
 	existing.SetGroupVersionKind(openreports.SchemeGroupVersion.WithKind("ReportList"))
-	if err := r.List(ctx, existing, client.InNamespace(ns), client.MatchingLabels{report.LabelManagedBy: report.ManagedBy}); err != nil {
+	reader := r.reports
+	if reader == nil {
+		reader = r.Client
+	}
+	if err := reader.List(ctx, existing, client.InNamespace(ns), client.MatchingLabels{report.LabelManagedBy: report.ManagedBy}); err != nil {
 		return ctrl.Result{}, err
 	}
 	have := map[string]*metav1.PartialObjectMetadata{}
@@ -212,21 +216,10 @@ func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, e
 	return true, nil
 }
 
-// inNamespace returns the cached objects of a kind in a namespace.
+// inNamespace returns the cached objects of a kind in a namespace (the
+// cache's own: read-only).
 func (r *ReportReconciler) inNamespace(ctx context.Context, k WorkloadKind, ns string) ([]client.Object, error) {
 	var out []client.Object
-	if idx := r.indexers[k.Kind]; idx != nil {
-		items, err := idx.ByIndex(toolscache.NamespaceIndex, ns)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			if o, ok := it.(client.Object); ok {
-				out = append(out, o)
-			}
-		}
-		return out, nil
-	}
 	list := k.NewList()
 	if err := r.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
@@ -242,18 +235,23 @@ func (r *ReportReconciler) inNamespace(ctx context.Context, k WorkloadKind, ns s
 }
 
 // SetupWithManager listens to the store's changes and to the Reports
-// themselves, so a Report deleted or edited by hand is restored.
+// themselves, so a Report deleted or edited by hand is restored. The Reports'
+// metadata is cached apart from the manager's cache (only those this
+// operator manages), so that the controller can start after the manager,
+// when the cluster comes to serve the OpenReports CRD (ReportsGate).
 func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.indexers = map[string]toolscache.Indexer{}
-	for _, k := range WorkloadKinds {
-		inf, err := mgr.GetCache().GetInformer(context.Background(), k.New())
-		if err != nil {
-			return err
-		}
-		if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
-			r.indexers[k.Kind] = sii.GetIndexer()
-		}
+	rc, err := ctrlcache.New(mgr.GetConfig(), ctrlcache.Options{
+		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultTransform:     ctrlcache.TransformStripManagedFields(),
+		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{report.LabelManagedBy: report.ManagedBy}),
+	})
+	if err != nil {
+		return err
 	}
+	if err := mgr.Add(rc); err != nil {
+		return err
+	}
+	r.reports = rc
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: report.Name}}}
 	})
@@ -263,7 +261,7 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("report").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
-		Watches(reportMetadata(), toNamespace, builder.WithPredicates(managed)).
+		WatchesRawSource(source.Kind[client.Object](rc, reportMetadata(), toNamespace, managed)).
 		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch, reportOf))).
 		Complete(r)
 }

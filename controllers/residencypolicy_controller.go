@@ -21,7 +21,7 @@ import (
 
 // ResidencyPolicyReconciler keeps the cluster summary on the one
 // ResidencyPolicy: subprocessors and bases by state, uncovered transfers,
-// and workloads by verdict.
+// workloads by verdict and those that declare nothing.
 type ResidencyPolicyReconciler = catalogReconciler[v1alpha1.ResidencyPolicy, *v1alpha1.ResidencyPolicy]
 
 // +kubebuilder:rbac:groups=dataresidency.io,resources=residencypolicies,verbs=get;list;watch
@@ -79,6 +79,7 @@ func (k policyKind) evaluate(ctx context.Context, c client.Reader, snap *residen
 	if k.workloads != nil {
 		w := k.workloads()
 		sum.Workloads, sum.Compliant, sum.Warnings, sum.Violations = w.Workloads, w.Compliant, w.Warnings, w.Violations
+		sum.Undeclared = w.Undeclared
 	}
 
 	pol.Status.ObservedGeneration = pol.Generation

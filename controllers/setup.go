@@ -9,6 +9,7 @@ package controllers
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
@@ -16,7 +17,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -45,7 +45,10 @@ func NewScheme() *runtime.Scheme {
 
 // CacheOptions keeps in the informer cache only what evaluation needs: no
 // managedFields anywhere, no status and no last-applied-configuration on
-// workloads, and only the Reports this operator manages.
+// workloads. Reports are not in it: the Report controller keeps the metadata
+// of the Reports this operator manages in a cache of its own, created once
+// the OpenReports CRD is served (a manager's cache cannot be created for a
+// kind the cluster does not serve).
 func CacheOptions() ctrlcache.Options {
 	workload := ctrlcache.ByObject{Transform: stripWorkload}
 	return ctrlcache.Options{
@@ -58,7 +61,6 @@ func CacheOptions() ctrlcache.Options {
 			&appsv1.ReplicaSet{}:  workload,
 			&batchv1.Job{}:        workload,
 			&batchv1.CronJob{}:    workload,
-			reportMetadata():      {Label: labels.SelectorFromSet(labels.Set{report.LabelManagedBy: report.ManagedBy})},
 		},
 	}
 }
@@ -90,6 +92,10 @@ type Options struct {
 	// ReportBatch is how long Reports gather changes before they are written
 	// (default 500ms; negative: write at once).
 	ReportBatch time.Duration
+	// ReportsCRDCheck is how often the cluster is asked whether it serves the
+	// OpenReports Report CRD while it does not (default 30s): until it does,
+	// the operator runs without Reports (ReportsGate).
+	ReportsCRDCheck time.Duration
 }
 
 // Controllers are the running reconcilers and the state they share.
@@ -103,6 +109,9 @@ type Controllers struct {
 	Policy        *ResidencyPolicyReconciler
 	Workloads     []*WorkloadReconciler
 	Reports       *ReportReconciler
+	// ReportsGate starts the Report controller once the cluster serves the
+	// OpenReports Report CRD (nil when workloads are disabled).
+	ReportsGate *ReportsGate
 }
 
 // Setup registers the field indexes, the metrics and every reconciler with mgr.
@@ -152,6 +161,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		toReports, toSubprocessors, toLocations, toPolicy chan event.GenericEvent
 		countSubprocessor, countLocation                  func(name string) int32
 		workloadSummary                                   func() findings.Summary
+		// reportsOn is set once the Report controller runs: before, nothing
+		// reads toReports and the Reports of every namespace are written when
+		// it starts (ReportsGate).
+		reportsOn atomic.Bool
 	)
 	if !opts.DisableWorkloads {
 		toReports = make(chan event.GenericEvent, 1024)
@@ -159,7 +172,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		toLocations = make(chan event.GenericEvent, 1024)
 		toPolicy = make(chan event.GenericEvent, 16)
 		store.OnChange(func(ch findings.Change) {
-			toReports <- namespaceEvent(ch.Namespace)
+			if reportsOn.Load() {
+				toReports <- namespaceEvent(ch.Namespace)
+			}
 			for _, n := range ch.Subprocessors {
 				toSubprocessors <- event.GenericEvent{Object: &v1alpha1.Subprocessor{ObjectMeta: metav1.ObjectMeta{Name: n}}}
 			}
@@ -203,7 +218,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			reconcilers = append(reconcilers, w)
 		}
 		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: toReports, Workers: workers, Batch: batch}
-		reconcilers = append(reconcilers, c.Reports)
+		c.ReportsGate = &ReportsGate{mgr: mgr, reports: c.Reports, store: store, changes: toReports, on: &reportsOn, every: opts.ReportsCRDCheck}
+		if err := mgr.Add(c.ReportsGate); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

@@ -173,6 +173,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err != nil || !found {
 		return ctrl.Result{}, err // a Namespace's arrival enqueues its workloads
 	}
+	w.NamespaceLabels = nsLabels
 
 	start := time.Now()
 	res := snap.Evaluate(w)

@@ -175,8 +175,9 @@ fi
 
 # ---------------------------------------------------------------- manager binary
 if ! skip admission || ! skip scale; then
-  log "building bin/manager"
+  log "building bin/manager and the benchmark programs"
   go build -o bin/manager ./cmd/manager
+  go build -o "$work/admission" ./test/bench/admission
   if [[ -n $BEFORE ]]; then
     log "building the manager at $BEFORE (the \"before\" of sections 3 and 4)"
     mkdir -p "$work/before"
@@ -188,7 +189,6 @@ fi
 # ---------------------------------------------------------------- 3. admission
 if ! skip admission; then
   log "end-to-end admission (a real kube-apiserver; a few minutes)"
-  go build -o "$work/admission" ./test/bench/admission
   l0=$(loadavg)
   # Tail ratios on two shared cores move a lot from run to run (every hop
   # queues for the same saturated cores): ADMISSION_RUNS whole runs, each
@@ -299,12 +299,13 @@ fi
 if ! skip scale; then
   log "scale (10,000 Deployments; several minutes)"
   l0=$(loadavg)
+  go build -o "$work/scale" ./test/bench/scale
   # shellcheck disable=SC2086
-  go run ./test/bench/scale $SCALE_ARGS > "$work/scale.json" 2> >(tee "$work/scale.log" >&2)
+  "$work/scale" $SCALE_ARGS > "$work/scale.json" 2> >(tee "$work/scale.log" >&2)
   if [[ -n $BEFORE ]]; then
     log "scale, with the manager at $BEFORE"
     # shellcheck disable=SC2086
-    go run ./test/bench/scale -manager "$work/manager-before" $SCALE_ARGS > "$work/before-scale.json" 2> >(tee "$work/before-scale.log" >&2)
+    "$work/scale" -manager "$work/manager-before" $SCALE_ARGS > "$work/before-scale.json" 2> >(tee "$work/before-scale.log" >&2)
   fi
   l1=$(loadavg)
   s() { jq -r "$1" "$work/scale.json"; }

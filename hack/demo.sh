@@ -390,6 +390,15 @@ echo "$out_rejected"
 section "4. warn: admitted, and kubectl prints the findings"
 shown "kubectl apply -f $manifests/warn.yaml"
 echo "$out_warn"
+echo
+echo "pdf-renderer declares nothing and nothing is discovered in it. That is not \"compliant\":"
+echo "the ResidencyPolicy's requireDeclaration is warn, so it is Undeclared, and the finding says"
+echo "what to add. thumbnailer declares dataresidency.io/subprocessors: none and passes silently."
+echo
+undeclared_jsonpath='{range .results[?(@.rule=="Undeclared")]}{.resources[0].kind}/{.resources[0].name}{"\t"}{.rule}{"\t"}{.message}{"\n"}{end}'
+shown "kubectl get report data-residency -n demo-warn -o jsonpath='{range .results[?(@.rule==\"Undeclared\")]}...'"
+kubectl get report data-residency -n demo-warn -o jsonpath="$undeclared_jsonpath" |
+  awk -F'\t' '{printf "%-36s %s\n    %s\n", $1, $2, $3}'
 
 section "5. audit: admitted silently; the Report says what is wrong"
 shown "kubectl apply -f $manifests/audit.yaml"
@@ -413,13 +422,14 @@ shown "kubectl get pods -A --sort-by=.metadata.namespace -o custom-columns=$pods
 kubectl get pods -A -o custom-columns="$pods_columns" --sort-by=.metadata.namespace
 
 section "Summary"
-summary=$(kubectl get residencypolicy default -o jsonpath='{.status.summary.workloads} {.status.summary.compliant} {.status.summary.warnings} {.status.summary.violations} {.status.summary.uncoveredTransfers} {.status.summary.subprocessors}')
-read -r w c wa v unc subp <<<"$summary"
+summary=$(kubectl get residencypolicy default -o jsonpath='{.status.summary.workloads} {.status.summary.compliant} {.status.summary.warnings} {.status.summary.violations} {.status.summary.undeclared} {.status.summary.uncoveredTransfers} {.status.summary.subprocessors}')
+read -r w c wa v und unc subp <<<"$summary"
 by_state='{{range $k, $v := .}}{{$v}} {{$k}}, {{end}}'
 subs_by=$(kubectl get residencypolicy default -o go-template="{{with .status.summary.subprocessorsByState}}$by_state{{end}}")
 tbs_by=$(kubectl get residencypolicy default -o go-template="{{with .status.summary.transferBasesByState}}$by_state{{end}}")
 echo "From ResidencyPolicy/default status.summary:"
 printf '  %-22s %s\n' "workloads" "$w" "compliant" "$c" "warnings" "$wa" "violations" "$v" \
+  "undeclared" "$und (declare neither dataresidency.io/subprocessors nor data-categories)" \
   "uncovered transfers" "$unc" "subprocessors" "$subp (${subs_by%, })" "transfer bases" "${tbs_by%, }"
 # What the API server refused, read from kubectl's output of step 3.
 rejected=$(grep -oE '(Pod|Deployment|StatefulSet|DaemonSet|ReplicaSet|Job|CronJob) [a-z0-9.-]+/[a-z0-9.*-]+ violates' <<<"$out_rejected" |

@@ -113,7 +113,7 @@ const (
 	RuleWarn RuleAction = "warn"
 	// RuleAllow lets the flow pass (specialCategoriesOutsideEEA only).
 	RuleAllow RuleAction = "allow"
-	// RuleIgnore records nothing (unattributedEgress only).
+	// RuleIgnore records nothing (unattributedEgress and requireDeclaration only).
 	RuleIgnore RuleAction = "ignore"
 )
 
@@ -134,7 +134,8 @@ const (
 // Well-known annotations and labels: the contract between workloads and the operator.
 const (
 	// AnnotationSubprocessors lists, comma-separated, the Subprocessor names a
-	// workload sends personal data to.
+	// workload sends personal data to; the value "none" declares that no
+	// personal data leaves the workload.
 	AnnotationSubprocessors = "dataresidency.io/subprocessors"
 	// AnnotationDataCategories lists, comma-separated, the fideslang keys of the
 	// data a workload sends.
@@ -144,6 +145,9 @@ const (
 	AnnotationEgress = "dataresidency.io/egress"
 	// LabelEnforcement on a Namespace selects deny, warn or audit for its workloads.
 	LabelEnforcement = "dataresidency.io/enforcement"
+	// LabelRequireDeclaration on a Namespace overrides the ResidencyPolicy's
+	// requireDeclaration (ignore, warn or deny) for its workloads.
+	LabelRequireDeclaration = "dataresidency.io/require-declaration"
 	// LabelRegion is the well-known node label matched against providerRegion.
 	LabelRegion = "topology.kubernetes.io/region"
 )

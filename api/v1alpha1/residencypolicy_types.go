@@ -45,6 +45,18 @@ type ResidencyPolicySpec struct {
 	// +kubebuilder:validation:Enum=deny;warn;ignore
 	UnattributedEgress RuleAction `json:"unattributedEgress,omitempty"`
 
+	// requireDeclaration is what a workload that declares neither the
+	// Subprocessors it sends personal data to (dataresidency.io/subprocessors,
+	// or "none" when no personal data leaves it) nor the data categories it
+	// sends (dataresidency.io/data-categories) is: ignore (the default: such a
+	// workload is judged on what is discovered only), warn or deny (an
+	// Undeclared finding). A Namespace's dataresidency.io/require-declaration
+	// label overrides it for that namespace.
+	// +optional
+	// +kubebuilder:default=ignore
+	// +kubebuilder:validation:Enum=ignore;warn;deny
+	RequireDeclaration RuleAction `json:"requireDeclaration,omitempty"`
+
 	// excludedNamespaces are never evaluated nor blocked.
 	// +optional
 	// +listType=set
@@ -120,6 +132,10 @@ type PolicySummary struct {
 	Warnings int32 `json:"warnings"`
 	// violations is the number of workloads with at least one Violation.
 	Violations int32 `json:"violations"`
+	// undeclared is the number of workloads that declare neither the
+	// Subprocessors they send personal data to (or none) nor the data
+	// categories they send, whatever the policy's requireDeclaration.
+	Undeclared int32 `json:"undeclared"`
 	// subprocessors is the number of Subprocessors.
 	Subprocessors int32 `json:"subprocessors"`
 	// uncoveredTransfers is the number of Subprocessor transfer routes not covered.
@@ -159,6 +175,7 @@ type ResidencyPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Workloads",type=integer,JSONPath=`.status.summary.workloads`
 // +kubebuilder:printcolumn:name="Violations",type=integer,JSONPath=`.status.summary.violations`
 // +kubebuilder:printcolumn:name="Warnings",type=integer,JSONPath=`.status.summary.warnings`
+// +kubebuilder:printcolumn:name="Undeclared",type=integer,JSONPath=`.status.summary.undeclared`
 // +kubebuilder:printcolumn:name="Uncovered",type=integer,JSONPath=`.status.summary.uncoveredTransfers`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

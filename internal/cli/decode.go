@@ -98,6 +98,9 @@ type Bundle struct {
 	Subprocessors []*v1alpha1.Subprocessor
 	// Origins locates each residency object by kind and name.
 	Origins map[objectKey]Origin
+	// Rejected locates the residency objects of the input that were not
+	// read because they are invalid (an error says why), by kind and name.
+	Rejected map[objectKey]Origin
 
 	Workloads []Workload
 	// Namespaces maps a Namespace's name to its labels (nil labels: none).
@@ -154,6 +157,7 @@ type treeRef struct {
 func newBundle() *Bundle {
 	return &Bundle{
 		Origins:          map[objectKey]Origin{},
+		Rejected:         map[objectKey]Origin{},
 		Namespaces:       map[string]map[string]string{},
 		NamespaceOrigins: map[string]Origin{},
 		ConfigMaps:       map[string]map[string]map[string]string{},
@@ -575,9 +579,13 @@ func (l *loader) handleNamespace(o Origin, tree *docTree, base *yamlv3.Node, nam
 	}
 	l.b.Namespaces[ns.Name] = labels
 	l.b.NamespaceOrigins[ns.Name] = o
-	if err := residency.EnforcementLabelError(labels); err != nil {
+	for _, err := range residency.NamespaceLabelErrors(labels) {
+		rule := "InvalidEnforcementLabel"
+		if err.Label == v1alpha1.LabelRequireDeclaration {
+			rule = "InvalidRequireDeclarationLabel"
+		}
 		l.b.Notices = append(l.b.Notices, Notice{Origin: o, Kind: "Namespace", Name: ns.Name,
-			Field: "metadata.labels[" + v1alpha1.LabelEnforcement + "]", Rule: "InvalidEnforcementLabel", Msg: err.Error()})
+			Field: "metadata.labels[" + err.Label + "]", Rule: rule, Msg: err.Error()})
 	}
 }
 
@@ -653,6 +661,17 @@ func (l *loader) located(o Origin, tree *docTree, base *yamlv3.Node, kind, name,
 
 func (l *loader) handleResidency(o Origin, tree *docTree, base *yamlv3.Node, gv schema.GroupVersion, kind string, obj map[string]interface{}) {
 	name := metadataString(obj, "name")
+	// An object rejected here is remembered, so that what names it is told
+	// it was rejected rather than that it does not exist.
+	before := len(l.b.Errors)
+	defer func() {
+		key := objectKey{kind, name}
+		if _, read := l.b.Origins[key]; name != "" && !read && len(l.b.Errors) > before {
+			if _, seen := l.b.Rejected[key]; !seen {
+				l.b.Rejected[key] = o
+			}
+		}
+	}()
 	schemas, err := residencySchemas()
 	if err != nil {
 		l.fail(&InputError{File: o.File, Document: o.Document, Item: o.Item, Line: o.Line, Msg: "residencyctl cannot load its CRD schemas: " + err.Error()})
@@ -848,8 +867,12 @@ func (b *Bundle) referenceNotices(lineOf func(objectKey, string) int) {
 						at.Line = line
 					}
 				}
+				msg := fmt.Sprintf("%s %s does not exist", kind, n)
+				if ro, rejected := b.Rejected[objectKey{kind, string(n)}]; rejected {
+					msg = fmt.Sprintf("%s %s is in the input but was rejected (%s): see the error about it there", kind, n, ro)
+				}
 				b.Notices = append(b.Notices, Notice{Origin: at, Kind: "Subprocessor", Name: s.Name,
-					Field: fld, Rule: rule, Msg: fmt.Sprintf("%s %s does not exist", kind, n)})
+					Field: fld, Rule: rule, Msg: msg})
 			}
 		}
 		check("processingLocations", "ProcessingLocation", string(residency.ReasonUnknownLocation), s.Spec.ProcessingLocations)

@@ -65,6 +65,9 @@ func writeScanTable(w io.Writer, rep *ScanReport) error {
 		s.Workloads, plural(s.Workloads, "workload", "workloads"), s.Compliant,
 		s.Warnings, plural(s.Warnings, "warning", "warnings"),
 		s.Violations, plural(s.Violations, "violation", "violations"), residency.FormatDate(rep.At))
+	if s.Undeclared > 0 {
+		line += fmt.Sprintf("; %d undeclared", s.Undeclared)
+	}
 	if s.Excluded > 0 {
 		line += fmt.Sprintf("; %d in excluded namespaces not evaluated", s.Excluded)
 	}
@@ -238,6 +241,9 @@ func writeScanSARIF(w io.Writer, rep *ScanReport) error {
 				if v != "" {
 					props[k] = v
 				}
+			}
+			if len(r.Bases) > 0 {
+				props["bases"] = r.Bases
 			}
 			all = append(all, pending{rule: r.Reason, res: sarifResult{
 				Level:     levelOf(r.Verdict),

@@ -70,9 +70,15 @@ type RegisterSubprocessor struct {
 
 	Locations []RegisterLocation `json:"locations"`
 	// Routes are the routes out of the EEA: processing locations, remote access
-	// and onward subprocessors' routes.
+	// and onward subprocessors' routes. Those of a subprocessor that receives
+	// anonymous data only are not transfers of personal data: they are in
+	// NotTransfers instead.
 	Routes []RegisterRoute `json:"routes"`
-	Source *Origin         `json:"source,omitempty"`
+	// NotTransfers are the routes out of the EEA that carry no personal data
+	// (spec.dataAccess AnonymousOnly), with Note saying why.
+	NotTransfers []RegisterRoute `json:"notTransfers,omitempty"`
+	Note         string          `json:"note,omitempty"`
+	Source       *Origin         `json:"source,omitempty"`
 }
 
 // RegisterLocation is one processing location of a subprocessor.
@@ -105,9 +111,15 @@ type RegisterRoute struct {
 	BasisState     string `json:"basisState,omitempty"`
 	EffectiveFrom  string `json:"effectiveFrom,omitempty"`
 	ExpiresOn      string `json:"expiresOn,omitempty"`
-	ValidUntil     string `json:"validUntil,omitempty"`
-	Reason         string `json:"reason,omitempty"`
-	Message        string `json:"message"`
+	// ValidUntil: for a covered route, the latest date until which what
+	// covers it now keeps covering it (the basis that carries it longest);
+	// for one not covered, when its standing may change.
+	ValidUntil string `json:"validUntil,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Message    string `json:"message"`
+	// Bases are every TransferBasis of the subprocessor listing the route's
+	// country, Basis first, each with its state and since when.
+	Bases []residency.RouteBasis `json:"bases"`
 }
 
 // RegisterBasis is one transfer basis.
@@ -203,12 +215,20 @@ func BuildRegister(b *Bundle, at time.Time, source string) *Register {
 			}
 			e.Locations = append(e.Locations, rl)
 		}
-		for _, t := range res.Transfers {
+		for i, t := range res.Transfers {
 			if t.Classification == v1alpha1.ClassificationEEA {
 				continue
 			}
+			var route residency.RouteResult
+			if i < len(res.Routes) {
+				route = res.Routes[i]
+			}
 			rr := RegisterRoute{Route: t.Route, Type: "location", Country: string(t.Country),
-				Classification: string(t.Classification), Covered: t.Covered, Basis: t.Basis, Reason: t.Reason, Message: t.Message}
+				Classification: string(t.Classification), Covered: t.Covered, Basis: t.Basis, Reason: t.Reason, Message: t.Message,
+				ValidUntil: date(route.ValidUntil), Bases: route.Bases}
+			if rr.Bases == nil {
+				rr.Bases = []residency.RouteBasis{}
+			}
 			rest := t.Route
 			if i := strings.LastIndexByte(t.Route, '/'); i >= 0 {
 				rr.Type, rr.Via, rest = "onward", t.Route[:i], t.Route[i+1:]
@@ -220,9 +240,6 @@ func BuildRegister(b *Bundle, at time.Time, source string) *Register {
 			} else if rr.Type == "location" || rr.Type == "onward" {
 				if lr, ok := snap.Location(rest); ok {
 					rr.LegalReference = lr.LegalReference
-					if rr.ValidUntil == "" {
-						rr.ValidUntil = date(lr.ValidUntil)
-					}
 				}
 			}
 			if t.Classification == "" {
@@ -238,17 +255,35 @@ func BuildRegister(b *Bundle, at time.Time, source string) *Register {
 			if tb, ok := bases[t.Basis]; ok {
 				rr.Mechanism = string(tb.Spec.Mechanism)
 				rr.Article = articleOf(cat, tb)
+				if tb.Spec.Mechanism == v1alpha1.MechanismAdequacyDecision && rr.LegalReference != "" &&
+					t.Classification == v1alpha1.ClassificationPartiallyAdequate {
+					// The decision whose scope the basis records (CA: PIPEDA, JP: APPI).
+					rr.Article = cat.Article(tb.Spec.Mechanism) + ", " + rr.LegalReference
+				}
 				rr.EffectiveFrom, rr.ExpiresOn = string(tb.Spec.EffectiveFrom), string(tb.Spec.ExpiresOn)
 				if br, ok := snap.Basis(t.Basis); ok {
 					rr.BasisState = string(br.State)
-					rr.ValidUntil = date(br.ValidUntil)
 				}
+			}
+			if route.AnonymousOnly {
+				// Anonymous data only: not a transfer of personal data (GDPR Chapter V does not apply).
+				rr.Type = "not-a-transfer"
+				e.NotTransfers = append(e.NotTransfers, rr)
+				continue
 			}
 			e.Routes = append(e.Routes, rr)
 			reg.Summary.ThirdCountryRoutes++
 			if !t.Covered {
 				reg.Summary.UncoveredRoutes++
 			}
+		}
+		if len(e.NotTransfers) > 0 {
+			var where []string
+			for _, rt := range e.NotTransfers {
+				where = append(where, rt.Route+" ("+rt.Country+")")
+			}
+			e.Note = fmt.Sprintf("%s receives anonymous data only (spec.dataAccess AnonymousOnly): %s %s not a transfer of personal data and needs no transfer basis",
+				e.Name, strings.Join(where, ", "), plural(len(where), "is", "are"))
 		}
 		reg.Subprocessors = append(reg.Subprocessors, e)
 		reg.Summary.SubprocessorsByState[e.State]++
@@ -473,8 +508,13 @@ func writeRegisterMarkdown(w io.Writer, r *Register) error {
 			mdRow(w, l.Name, l.Country, l.City, strings.Trim(l.Provider+" "+l.ProviderRegion, " "), l.Classification, ref)
 		}
 		fmt.Fprintln(w)
+		if e.Note != "" {
+			fmt.Fprintf(w, "%s.\n\n", e.Note)
+		}
 		if len(e.Routes) == 0 {
-			fmt.Fprintf(w, "No route leaves the EEA.\n\n")
+			if e.Note == "" {
+				fmt.Fprintf(w, "No route leaves the EEA.\n\n")
+			}
 			continue
 		}
 		mdHeader(w, "Route out of the EEA", "Type", "Country", "Classification", "Basis", "Mechanism", "GDPR article", "Basis state", "Validity", "Covered")
@@ -485,11 +525,18 @@ func writeRegisterMarkdown(w io.Writer, r *Register) error {
 			}
 			validity := validityText(rt.EffectiveFrom, rt.ExpiresOn)
 			if rt.ValidUntil != "" {
-				validity = strings.TrimSpace(validity + " (state holds until " + rt.ValidUntil + ")")
+				if rt.Covered {
+					validity = strings.TrimSpace(validity + " (covered until " + rt.ValidUntil + ")")
+				} else {
+					validity = strings.TrimSpace(validity + " (state holds until " + rt.ValidUntil + ")")
+				}
 			}
 			basis := rt.Basis
 			if basis == "" && rt.Article == "GDPR Art. 45" {
 				basis = rt.LegalReference
+			}
+			if others := otherBasesText(rt); others != "" {
+				basis += "; also listing " + rt.Country + ": " + others
 			}
 			mdRow(w, rt.Route, typ, rt.Country, rt.Classification, basis, rt.Mechanism, rt.Article, rt.BasisState, validity, coveredText(rt))
 		}
@@ -536,6 +583,20 @@ func writeRegisterMarkdown(w io.Writer, r *Register) error {
 	return nil
 }
 
+// otherBasesText lists the bases listing a route's country beyond the one
+// named, each with its state and dates: "dpf (DataPrivacyFramework): Valid
+// until 2027-06-01".
+func otherBasesText(rt RegisterRoute) string {
+	var parts []string
+	for _, b := range rt.Bases {
+		if b.Name == rt.Basis {
+			continue
+		}
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
 func accessText(e RegisterSubprocessor) string {
 	if e.DataAccess == string(v1alpha1.DataAccessAnonymousOnly) {
 		return "anonymous data only"
@@ -564,7 +625,7 @@ var registerCSVHeader = []string{
 	"subprocessor", "legal_name", "registration_number", "entity_country", "address", "purpose", "data_access",
 	"data_categories", "state", "row_type", "route", "via", "country", "city", "provider", "provider_region",
 	"classification", "legal_reference", "covered", "basis", "mechanism", "article", "basis_state",
-	"effective_from", "expires_on", "valid_until", "reason", "message",
+	"effective_from", "expires_on", "valid_until", "reason", "message", "bases",
 }
 
 func writeRegisterCSV(w io.Writer, r *Register) error {
@@ -580,8 +641,12 @@ func writeRegisterCSV(w io.Writer, r *Register) error {
 			if l.Classification == string(v1alpha1.ClassificationEEA) {
 				covered = "true"
 			}
+			msg := ""
+			if e.Note != "" && l.Classification != string(v1alpha1.ClassificationEEA) && !l.Missing {
+				msg = e.Note
+			}
 			row := append(append([]string(nil), head...), "location", l.Name, "", l.Country, l.City, l.Provider, l.ProviderRegion,
-				l.Classification, l.LegalReference, covered, "", "", "", "", "", "", l.ClassificationValidUntil, "", "")
+				l.Classification, l.LegalReference, covered, "", "", "", "", "", "", l.ClassificationValidUntil, "", msg, "")
 			if err := cw.Write(row); err != nil {
 				return err
 			}
@@ -589,7 +654,7 @@ func writeRegisterCSV(w io.Writer, r *Register) error {
 		for _, rt := range e.Routes {
 			row := append(append([]string(nil), head...), "transfer:"+rt.Type, rt.Route, rt.Via, rt.Country, "", "", "",
 				rt.Classification, rt.LegalReference, fmt.Sprint(rt.Covered), rt.Basis, rt.Mechanism, rt.Article, rt.BasisState,
-				rt.EffectiveFrom, rt.ExpiresOn, rt.ValidUntil, rt.Reason, rt.Message)
+				rt.EffectiveFrom, rt.ExpiresOn, rt.ValidUntil, rt.Reason, rt.Message, residency.RouteBasesText(rt.Bases))
 			if err := cw.Write(row); err != nil {
 				return err
 			}

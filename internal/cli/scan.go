@@ -35,8 +35,11 @@ type ScanResult struct {
 	Reason       string   `json:"reason"`
 	Message      string   `json:"message"`
 
-	Basis    string `json:"basis,omitempty"`
-	Endpoint string `json:"endpoint,omitempty"`
+	Basis string `json:"basis,omitempty"`
+	// Bases are every TransferBasis listing the route's country, the one
+	// named by Basis first, each with its state and since when.
+	Bases    []residency.RouteBasis `json:"bases,omitempty"`
+	Endpoint string                 `json:"endpoint,omitempty"`
 	// Enforcement is what admission does in the workload's namespace: deny, warn or audit.
 	Enforcement string `json:"enforcement"`
 	// Subprocessors are all the Subprocessors the workload sends data to.
@@ -54,6 +57,10 @@ type Summary struct {
 	Compliant  int `json:"compliant"`
 	Warnings   int `json:"warnings"`
 	Violations int `json:"violations"`
+	// Undeclared counts the evaluated workloads that declare neither
+	// dataresidency.io/subprocessors (names or none) nor
+	// dataresidency.io/data-categories, whatever the policy's requireDeclaration.
+	Undeclared int `json:"undeclared"`
 	// Excluded counts workloads in the policy's excludedNamespaces (not evaluated).
 	Excluded int `json:"excluded"`
 }
@@ -106,6 +113,9 @@ func Evaluate(b *Bundle, at time.Time) (*ScanReport, []*InputError) {
 		rep.Workloads = append(rep.Workloads, wr)
 		rep.Results = append(rep.Results, wr.Results...)
 		rep.Summary.Workloads++
+		if !wr.Result.Declared {
+			rep.Summary.Undeclared++
+		}
 		switch wr.Result.Verdict {
 		case residency.Violation:
 			rep.Summary.Violations++
@@ -137,6 +147,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 		ConfigMaps:    b.ConfigMaps[w.Namespace],
 		ExternalNames: b.ExternalNames,
 	}
+	wl.NamespaceLabels = b.Namespaces[w.Namespace]
 	res := snap.Evaluate(wl)
 	ref := Resource{APIVersion: res.Resource.APIVersion, Kind: res.Resource.Kind, Namespace: res.Resource.Namespace, Name: res.Resource.Name}
 	enforcement := snap.Policy().Enforcement(b.Namespaces[w.Namespace])
@@ -149,7 +160,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 		return ScanResult{
 			Resource: ref, Subprocessor: f.Subprocessor, Route: f.Route, Country: f.Country,
 			Verdict: string(f.Verdict), Reason: string(f.Reason), Message: f.Message,
-			Basis: f.Basis, Endpoint: f.Endpoint, Enforcement: string(enforcement), Subprocessors: subs,
+			Basis: f.Basis, Bases: f.Bases, Endpoint: f.Endpoint, Enforcement: string(enforcement), Subprocessors: subs,
 			WorkloadVerdict: string(res.Verdict),
 			File:            w.Origin.File, Document: w.Origin.Document, Line: w.Origin.Line,
 		}

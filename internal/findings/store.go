@@ -249,9 +249,12 @@ func (s *Store) CountLocation(name string) int32 {
 	return int32(len(s.byLoc[name]))
 }
 
-// Summary counts workloads by worst verdict.
+// Summary counts workloads by worst verdict, and those that declare nothing.
 type Summary struct {
 	Workloads, Compliant, Warnings, Violations int32
+	// Undeclared counts the workloads whose Result is not Declared, whatever
+	// the policy's requireDeclaration.
+	Undeclared int32
 }
 
 // Summary counts every workload.
@@ -261,6 +264,9 @@ func (s *Store) Summary() Summary {
 	var sum Summary
 	for _, e := range s.entries {
 		sum.Workloads++
+		if !e.Result.Declared {
+			sum.Undeclared++
+		}
 		switch e.Result.Verdict {
 		case residency.Violation:
 			sum.Violations++
@@ -280,6 +286,23 @@ func (s *Store) ByNamespaceVerdict() map[[2]string]int {
 	out := map[[2]string]int{}
 	for k, e := range s.entries {
 		out[[2]string{k.Namespace, string(e.Result.Verdict)}]++
+	}
+	return out
+}
+
+// ByNamespaceDeclared counts workloads per namespace: [0] those that declare
+// what they send, [1] all, for the declaration adoption metric.
+func (s *Store) ByNamespaceDeclared() map[string][2]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string][2]int{}
+	for k, e := range s.entries {
+		c := out[k.Namespace]
+		if e.Result.Declared {
+			c[0]++
+		}
+		c[1]++
+		out[k.Namespace] = c
 	}
 	return out
 }
@@ -349,11 +372,11 @@ func union(a, b []string) []string {
 }
 
 func sameResult(a, b *residency.Result) bool {
-	if a.Verdict != b.Verdict || len(a.Findings) != len(b.Findings) || strings.Join(a.Subprocessors, ",") != strings.Join(b.Subprocessors, ",") {
+	if a.Verdict != b.Verdict || a.Declared != b.Declared || len(a.Findings) != len(b.Findings) || strings.Join(a.Subprocessors, ",") != strings.Join(b.Subprocessors, ",") {
 		return false
 	}
 	for i := range a.Findings {
-		if a.Findings[i] != b.Findings[i] {
+		if !a.Findings[i].Equal(&b.Findings[i]) {
 			return false
 		}
 	}

@@ -18,9 +18,10 @@ type Metrics struct {
 	store       *findings.Store
 	snapshot    func() *residency.Snapshot
 
-	workloads *prometheus.Desc
-	transfers *prometheus.Desc
-	bases     *prometheus.Desc
+	workloads   *prometheus.Desc
+	declaration *prometheus.Desc
+	transfers   *prometheus.Desc
+	bases       *prometheus.Desc
 }
 
 // NewMetrics creates the metrics; register them with Register.
@@ -39,6 +40,9 @@ func NewMetrics(store *findings.Store, snapshot func() *residency.Snapshot) *Met
 		snapshot: snapshot,
 		workloads: prometheus.NewDesc("dataresidency_workloads",
 			"Workloads by namespace and worst verdict.", []string{"namespace", "verdict"}, nil),
+		declaration: prometheus.NewDesc("dataresidency_workload_declarations",
+			"Workloads by namespace and whether they declare what they send (dataresidency.io/subprocessors, none included, or dataresidency.io/data-categories), whatever the policy's requireDeclaration: the adoption of declarations.",
+			[]string{"namespace", "declared"}, nil),
 		transfers: prometheus.NewDesc("dataresidency_transfers",
 			"Subprocessor transfer routes by subprocessor, destination country and whether a valid basis covers them.",
 			[]string{"subprocessor", "country", "covered"}, nil),
@@ -81,6 +85,7 @@ func (m *Metrics) Evaluations() float64 {
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.workloads
+	ch <- m.declaration
 	ch <- m.transfers
 	ch <- m.bases
 }
@@ -89,6 +94,12 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range m.store.ByNamespaceVerdict() {
 		ch <- prometheus.MustNewConstMetric(m.workloads, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+	// Both series of every namespace, zero included, so that the share of
+	// declared workloads is defined (0) where none declares.
+	for ns, c := range m.store.ByNamespaceDeclared() {
+		ch <- prometheus.MustNewConstMetric(m.declaration, prometheus.GaugeValue, float64(c[0]), ns, "true")
+		ch <- prometheus.MustNewConstMetric(m.declaration, prometheus.GaugeValue, float64(c[1]-c[0]), ns, "false")
 	}
 	snap := m.snapshot()
 	if snap == nil {

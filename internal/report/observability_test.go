@@ -1,12 +1,14 @@
 package report
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,6 +54,52 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 			if !known[n] {
 				t.Errorf("%s uses %s, which the manager does not export (known: %v)", f, n, known)
 			}
+		}
+	}
+}
+
+// dataresidency_workload_declarations gives, per namespace, the workloads that
+// declare what they send and those that do not, both series always, so that
+// the dashboard's share is 0 (not missing) where nobody declares.
+func TestDeclarationMetric(t *testing.T) {
+	store := findings.New()
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	for i, w := range []struct {
+		ns       string
+		declared bool
+	}{{"shop", true}, {"shop", false}, {"shop", true}, {"blog", false}} {
+		store.Set(findings.Entry{Key: findings.Key{Kind: "Deployment", Namespace: w.ns, Name: fmt.Sprint("w", i)},
+			Result: residency.Result{Verdict: residency.Compliant, Declared: w.declared}}, now)
+	}
+	m := NewMetrics(store, func() *residency.Snapshot { return nil })
+	reg := prometheus.NewRegistry()
+	if err := m.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "dataresidency_workload_declarations" {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels["namespace"]+"/"+labels["declared"]] = mt.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{"shop/true": 2, "shop/false": 1, "blog/true": 0, "blog/false": 1}
+	if len(got) != len(want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
 		}
 	}
 }

@@ -44,6 +44,8 @@ const (
 	// maxPassMessage bounds the message of a passing result: the legal ground
 	// in brief; the Subprocessor's status has every route in full.
 	maxPassMessage = 240
+	// maxBasesProperty bounds the bases property (a handful of bases).
+	maxBasesProperty = 400
 )
 
 // Build returns the Reports a namespace should have for its entries: one per
@@ -112,6 +114,10 @@ func resultsOf(e *findings.Entry) []openreports.ReportResult {
 		set("route", f.Route)
 		set("country", f.Country)
 		set("basis", f.Basis)
+		// Every basis listing the route's country, each with its state and
+		// since when: "a-dpf (DataPrivacyFramework): Invalidated since
+		// 2027-06-01; a-bcr (BindingCorporateRules): Incomplete".
+		set("bases", truncate(residency.RouteBasesText(f.Bases), maxBasesProperty))
 		set("endpoint", f.Endpoint)
 		set("enforcement", e.Enforcement)
 		limit := maxMessage

@@ -20,6 +20,10 @@ func entry(i int, verdict residency.Verdict, reason residency.Reason) findings.E
 			Verdict:  verdict,
 			Findings: []residency.Finding{{
 				Subprocessor: "twilio-sendgrid", Route: "sendgrid-us", Country: "US", Basis: "sendgrid-ps",
+				Bases: []residency.RouteBasis{
+					{Name: "sendgrid-ps", Mechanism: "PrivacyShield", State: "Invalidated", Since: "2020-07-16"},
+					{Name: "sendgrid-dpf", Mechanism: "DataPrivacyFramework", State: "Invalidated", Since: "2027-06-01"},
+				},
 				Verdict: verdict, Reason: reason,
 				Message: strings.Repeat("transfer to US via sendgrid-us has no valid basis: sendgrid-ps is PrivacyShield, invalid since 2020-07-16 (CJEU C-311/18). ", 10),
 			}},
@@ -80,5 +84,20 @@ func TestResultShape(t *testing.T) {
 	}
 	if Build("ns", nil, 0) != nil {
 		t.Errorf("an empty namespace gets a Report")
+	}
+}
+
+// Every basis listing the route's country is in the result's properties,
+// each with its state and since when: a dashboard filtering on the DPF finds
+// a route reported against another basis.
+func TestResultListsEveryBasis(t *testing.T) {
+	rs := Build("ns", []findings.Entry{entry(1, residency.Violation, residency.ReasonBasisNotValid)}, 0)
+	got := rs[0].Results[0].Properties["bases"]
+	want := "sendgrid-ps (PrivacyShield): Invalidated since 2020-07-16; sendgrid-dpf (DataPrivacyFramework): Invalidated since 2027-06-01"
+	if got != want {
+		t.Errorf("bases property = %q\nwant %q", got, want)
+	}
+	if rs[0].Results[0].Properties["basis"] != "sendgrid-ps" {
+		t.Errorf("basis property = %q", rs[0].Results[0].Properties["basis"])
 	}
 }

@@ -3,6 +3,7 @@ package residency
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
@@ -38,6 +39,9 @@ func readBasis(cat *Catalog, p *Policy, name string, spec *v1alpha1.TransferBasi
 		f.requiresTIA = p.RequiresTIA(spec.Mechanism)
 	}
 	f.article = cat.Article(spec.Mechanism)
+	if spec.Mechanism == v1alpha1.MechanismAdequacyDecision {
+		f.article = adequacyArticle(cat, f.article, spec.Countries)
+	}
 	if spec.Mechanism == v1alpha1.MechanismDerogation {
 		if a := cat.DerogationArticle(spec.Derogation); a != "" {
 			f.article = a + ", " + string(spec.Derogation)
@@ -135,12 +139,12 @@ type basisCandidate struct {
 	cause string
 }
 
-// nextChange is the earliest instant after t at which the state differs from
-// cur, with what causes it; zero when the state never changes by itself.
-func (f *basisFacts) nextChange(at time.Time, cur v1alpha1.TransferBasisState) (time.Time, string) {
+// transitions are the instants at which the state may change, in order, with
+// what causes each.
+func (f *basisFacts) transitions() []basisCandidate {
 	var cs []basisCandidate
 	add := func(t time.Time, cause string) {
-		if !t.IsZero() && t.After(at) {
+		if !t.IsZero() {
 			cs = append(cs, basisCandidate{t, cause})
 		}
 	}
@@ -157,12 +161,31 @@ func (f *basisFacts) nextChange(at time.Time, cur v1alpha1.TransferBasisState) (
 	}
 	add(f.tiaNextReviewOn, "transferImpactAssessment.nextReviewOn")
 	sort.SliceStable(cs, func(i, j int) bool { return cs[i].at.Before(cs[j].at) })
-	for _, c := range cs {
-		if f.stateOnly(c.at) != cur {
+	return cs
+}
+
+// nextChange is the earliest instant after t at which the state differs from
+// cur, with what causes it; zero when the state never changes by itself.
+func (f *basisFacts) nextChange(at time.Time, cur v1alpha1.TransferBasisState) (time.Time, string) {
+	for _, c := range f.transitions() {
+		if c.at.After(at) && f.stateOnly(c.at) != cur {
 			return c.at, c.cause
 		}
 	}
 	return time.Time{}, ""
+}
+
+// since is when the state cur, the state at t, began: the latest transition
+// at or before t with another state just before it; zero when the basis was
+// always in that state.
+func (f *basisFacts) since(at time.Time, cur v1alpha1.TransferBasisState) time.Time {
+	cs := f.transitions()
+	for i := len(cs) - 1; i >= 0; i-- {
+		if c := cs[i]; !c.at.After(at) && f.stateOnly(c.at.Add(-time.Nanosecond)) != cur {
+			return c.at
+		}
+	}
+	return time.Time{}
 }
 
 // EvaluateBasis is the state of a TransferBasis at t under policy p (nil: no
@@ -181,16 +204,43 @@ func EvaluateBasis(cat *Catalog, p *Policy, name string, spec *v1alpha1.Transfer
 	return r
 }
 
-// result is the BasisResult at t and, for a Valid basis, how routes cite it:
-// "sendgrid-bcr (BindingCorporateRules, GDPR Art. 46(2)(b), Art. 47), valid
-// until 2027-03-05 (expiresOn)".
+// result is the BasisResult at t and, for a Valid basis that ends, how long
+// routes it covers say it holds: ", valid until 2027-03-05 (expiresOn)".
 func (f *basisFacts) result(at time.Time) (BasisResult, string) {
 	state, msg := f.stateAt(at)
 	until, cause := f.nextChange(at, state)
-	cite := fmt.Sprintf("%s (%s, %s)", f.name, f.mechanism, f.article)
+	validity := ""
 	if state == v1alpha1.BasisValid && !until.IsZero() {
 		msg += fmt.Sprintf(" until %s (%s)", day(until), cause)
-		cite += fmt.Sprintf(", valid until %s (%s)", day(until), cause)
+		validity = fmt.Sprintf(", valid until %s (%s)", day(until), cause)
 	}
-	return BasisResult{State: state, ValidUntil: until, Message: msg}, cite
+	return BasisResult{State: state, Since: f.since(at, state), ValidUntil: until, Message: msg}, validity
+}
+
+// adequacyArticle is the article of an AdequacyDecision basis followed by the
+// decisions it can invoke for the countries it lists: "GDPR Art. 45; Decision
+// (EU) 2019/419 for JP". A country's decision is the latest the catalog has
+// that such a basis records (a full one, or a partial one whose scope an
+// AdequacyDecision basis records: CA, JP).
+func adequacyArticle(cat *Catalog, article string, countries []v1alpha1.CountryCode) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, c := range countries {
+		code := CanonicalCountry(string(c))
+		if seen[code] {
+			continue
+		}
+		seen[code] = true
+		ds := cat.byCountry[code]
+		for i := len(ds) - 1; i >= 0; i-- {
+			if m := ds[i].ScopeMechanism; m == "" || m == v1alpha1.MechanismAdequacyDecision {
+				parts = append(parts, ds[i].Reference()+" for "+code)
+				break
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return article
+	}
+	return article + "; " + strings.Join(parts, ", ")
 }

@@ -292,8 +292,9 @@ var adequacyTable = []adequacyRow{
 		scopeNote:      "only organisations certified under the EU-US Data Privacy Framework",
 		scopeMechanism: v1alpha1.MechanismDataPrivacyFramework,
 		note:           "in force; General Court dismissed Latombe (T-553/23) on 2025-09-03; appeal C-703/25 P pending"},
-	{country: "BR", entity: "Brazil", instrument: "Decision C(2026) 373", adopted: "2026-01-26", scope: ScopeFull,
-		scopeNote: "LGPD-regulated recipients", unverified: true},
+	{country: "BR", entity: "Brazil", instrument: "Commission Implementing Decision (EU) 2026/179", adopted: "2026-01-26", scope: ScopeFull,
+		scopeNote: "LGPD-regulated recipients",
+		note:      "OJ L, 28.1.2026; EDPB Opinion 28/2025 preceded it"},
 	// Not a country: listed for the register, never used to classify a location.
 	{entity: "European Patent Organisation", instrument: "Decision C(2025) 4626", adopted: "2025-07-15", scope: ScopeFull,
 		scopeNote: "an international organisation, not a country", unverified: true},

@@ -76,7 +76,8 @@ func TestCatalogDecisions(t *testing.T) {
 		{"US", "Decision 2000/520/EC", "2000-07-26", "2015-10-06", ScopePartial, v1alpha1.MechanismSafeHarbor, false},
 		{"US", "Decision (EU) 2016/1250", "2016-07-12", "2020-07-16", ScopePartial, v1alpha1.MechanismPrivacyShield, false},
 		{"US", "Decision (EU) 2023/1795", "2023-07-10", "", ScopePartial, v1alpha1.MechanismDataPrivacyFramework, false},
-		{"BR", "Decision C(2026) 373", "2026-01-26", "", ScopeFull, "", true},
+		// Commission Implementing Decision (EU) 2026/179 of 26 January 2026 (OJ L, 28.1.2026).
+		{"BR", "Commission Implementing Decision (EU) 2026/179", "2026-01-26", "", ScopeFull, "", false},
 	}
 	for _, tt := range tests {
 		var d AdequacyDecision

@@ -1,6 +1,7 @@
 package residency
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -51,24 +52,58 @@ func classifyAt(cat *Catalog, p *Policy, code string, at time.Time) LocationResu
 		}
 		return LocationResult{Classification: v1alpha1.ClassificationEEA, LegalReference: ref}
 	}
-	var ended *AdequacyDecision
-	for i, d := range cat.byCountry[code] {
-		if d.inForce(at) {
+	var ended string
+	for _, d := range cat.byCountry[code] {
+		end, override, overridden := decisionEnd(p, d)
+		if !at.Before(d.Adopted) && (end.IsZero() || at.Before(end)) {
 			c := v1alpha1.ClassificationAdequate
 			if d.Scope == ScopePartial {
 				c = v1alpha1.ClassificationPartiallyAdequate
 			}
 			return LocationResult{Classification: c, LegalReference: d.Reference()}
 		}
-		if !d.Until.IsZero() && !at.Before(d.Until) {
-			ended = &cat.byCountry[code][i]
+		switch {
+		case overridden && !at.Before(end):
+			// The decision is the mechanism a mechanismOverrides entry
+			// invalidated (the DPF is the US partial adequacy): one legal
+			// event, one story.
+			ended = fmt.Sprintf("%s (%s) invalid since %s (%s)", d.Reference(), d.ScopeMechanism, day(end), override.Reason)
+			if override.InvalidFrom.IsZero() {
+				ended = fmt.Sprintf("%s (%s) invalid (%s)", d.Reference(), d.ScopeMechanism, override.Reason)
+			}
+		case !end.IsZero() && !at.Before(end):
+			ended = d.Reference() + " ended " + day(end)
 		}
 	}
-	if ended != nil {
-		return LocationResult{Classification: v1alpha1.ClassificationThirdCountry,
-			LegalReference: ended.Reference() + " ended " + day(ended.Until)}
+	if ended != "" {
+		return LocationResult{Classification: v1alpha1.ClassificationThirdCountry, LegalReference: ended}
 	}
 	return LocationResult{Classification: v1alpha1.ClassificationThirdCountry, LegalReference: refNoDecision}
+}
+
+// decisionEnd is the first day decision d no longer applies under policy p:
+// its own end, or the invalidFrom of a mechanismOverrides entry of the
+// mechanism that records its scope (DataPrivacyFramework for Decision (EU)
+// 2023/1795) when earlier; overridden tells which. An override without a date
+// ends it from its adoption. AdequacyDecision, which records the scope of
+// several decisions (CA, JP), ends none of them.
+func decisionEnd(p *Policy, d AdequacyDecision) (end time.Time, o MechanismOverride, overridden bool) {
+	end = d.Until
+	if p == nil || d.ScopeMechanism == "" || d.ScopeMechanism == v1alpha1.MechanismAdequacyDecision {
+		return end, o, false
+	}
+	o, ok := p.mechanismOverride(d.ScopeMechanism)
+	if !ok {
+		return end, o, false
+	}
+	from := o.InvalidFrom
+	if from.Before(d.Adopted) {
+		from = d.Adopted
+	}
+	if !end.IsZero() && !from.Before(end) {
+		return end, o, false
+	}
+	return from, o, true
 }
 
 // nextClassificationChange is the earliest instant after t at which the
@@ -91,6 +126,9 @@ func nextClassificationChange(cat *Catalog, p *Policy, code string, at time.Time
 	for _, d := range cat.byCountry[code] {
 		add(d.Adopted)
 		add(d.Until)
+		if end, _, overridden := decisionEnd(p, d); overridden {
+			add(end)
+		}
 	}
 	if len(candidates) == 0 {
 		return time.Time{}

@@ -40,7 +40,7 @@ func TestClassify(t *testing.T) {
 		{"Canada partial", "CA", "2026-11-22", nil, partial, "Decision 2002/2/EC", ""},
 		{"Japan partial", "JP", "2026-11-22", nil, partial, "Decision (EU) 2019/419", ""},
 		{"Korea", "KR", "2026-11-22", nil, adq, "Decision (EU) 2022/254", ""},
-		{"Brazil unverified", "BR", "2026-11-22", nil, adq, "Decision C(2026) 373 (unverified)", ""},
+		{"Brazil", "BR", "2026-11-22", nil, adq, "Commission Implementing Decision (EU) 2026/179", ""},
 		{"Brazil before adoption", "BR", "2026-01-25T23:59:59Z", nil, third, "no adequacy decision", "2026-01-26"},
 		{"US partial (DPF)", "US", "2026-11-22", nil, partial, "Decision (EU) 2023/1795", ""},
 		{"US before DPF", "US", "2023-07-09T23:59:59Z", nil, third, "Decision (EU) 2016/1250 ended 2020-07-16", "2023-07-10"},

@@ -1,6 +1,8 @@
 package residency
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -49,7 +51,11 @@ func categoryApproved(approved []string, key string) bool {
 	return false
 }
 
-const noFlowsMessage = "no personal data flows declared or discovered"
+const (
+	noFlowsMessage = "no personal data flows declared or discovered"
+	// noneMessage is noFlowsMessage for a workload that declares none.
+	noneMessage = "declares that no personal data leaves it (" + AnnotationSubprocessors + ": " + NoSubprocessors + "), and no flow was discovered"
+)
 
 // flow is one subprocessor a workload sends data to.
 type flow struct {
@@ -93,6 +99,8 @@ type evaluation struct {
 	declared bool // data-categories are declared
 	personal int  // declared categories that are personal data
 	special  int  // of those, special categories (Art. 9/10)
+	named    int  // Subprocessor names declared (none excluded)
+	none     bool // the subprocessors annotation is the declaration none
 
 	findings  []Finding
 	flowStart int // len(findings) when the current flow's checks began
@@ -116,6 +124,8 @@ func newEvaluation(s *Snapshot, w *Workload) *evaluation {
 	e.s, e.w = s, w
 	var names []string
 	names, e.parseErrs[0] = s.parseListUnion(w, AnnotationSubprocessors)
+	names = e.readNone(names)
+	e.named = len(names)
 	e.cats, e.parseErrs[1] = s.parseListUnion(w, AnnotationDataCategories)
 	e.eps, e.parseErrs[2] = s.endpointsOf(w, e.eps)
 	for _, n := range names {
@@ -125,6 +135,31 @@ func newEvaluation(s *Snapshot, w *Workload) *evaluation {
 	e.countCategories()
 	return e
 }
+
+// readNone takes the declaration none out of the declared names. Alone, it
+// says that no personal data leaves the workload. Beside names (in one value,
+// or on the object and its pod template: the union counts) it contradicts
+// them: an entry that cannot be read, while the names are still evaluated.
+// names may be the annotation cache's: it is never written to.
+func (e *evaluation) readNone(names []string) []string {
+	i := slices.Index(names, NoSubprocessors)
+	switch {
+	case i < 0:
+		return names
+	case len(names) == 1:
+		e.none = true
+		return nil
+	}
+	rest := append(slices.Clip(names[:i]), names[i+1:]...)
+	e.parseErrs[0] = append(slices.Clip(e.parseErrs[0]), ParseError{Annotation: AnnotationSubprocessors, Index: -1,
+		Problem: fmt.Sprintf("%q declares that no personal data leaves the workload, yet Subprocessors are named beside it (%s): keep either %s or the names",
+			NoSubprocessors, strings.Join(rest, ", "), NoSubprocessors)})
+	return rest
+}
+
+// declaresFlows reports whether the workload says what it sends: Subprocessor
+// names or none, or data categories (entries that cannot be read say nothing).
+func (e *evaluation) declaresFlows() bool { return e.none || e.named > 0 || e.declared }
 
 // attributeEndpoints gives each flow the first endpoint that leads to it,
 // adds a flow for each subprocessor only discovered, and counts the endpoints
@@ -177,7 +212,7 @@ func (e *evaluation) addAt(fl *flow, f Finding) {
 // result copies the findings and the flows' subprocessors out of the pooled
 // buffers; the verdict is the worst finding's.
 func (e *evaluation) result() Result {
-	res := Result{Resource: e.w.Ref, Verdict: Compliant}
+	res := Result{Resource: e.w.Ref, Verdict: Compliant, Declared: e.declaresFlows()}
 	for i := range e.findings {
 		if e.findings[i].Verdict.Worse(res.Verdict) {
 			res.Verdict = e.findings[i].Verdict

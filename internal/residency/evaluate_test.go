@@ -80,6 +80,9 @@ func TestEvaluateReasons(t *testing.T) {
 		{name: "invalid annotation", ann: flowAnn("eu-mail,Bad_Name", ""), verdict: Violation,
 			reason: ReasonInvalidAnnotation, finding: Violation,
 			contains: []string{"dataresidency.io/subprocessors", `"Bad_Name"`}},
+		{name: "undeclared, warn", policy: &v1alpha1.ResidencyPolicySpec{RequireDeclaration: v1alpha1.RuleWarn},
+			verdict: Warning, reason: ReasonUndeclared, finding: Warning,
+			contains: []string{"does not declare what personal data it sends", "dataresidency.io/subprocessors: none"}},
 		{name: "compliant EEA flow", ann: flowAnn("eu-mail", "user.contact.email"), verdict: Compliant,
 			reason: ReasonNone, finding: Compliant, contains: []string{"flow to eu-mail is compliant"}},
 	}
@@ -105,7 +108,7 @@ func TestEvaluateReasons(t *testing.T) {
 	for _, reason := range []Reason{ReasonUnknownSubprocessor, ReasonUnknownLocation, ReasonObjectionPeriodPending,
 		ReasonSubprocessorObjected, ReasonAnonymousOnly, ReasonCategoryNotApproved, ReasonUncoveredTransfer,
 		ReasonBasisNotValid, ReasonClassificationNotAllowed, ReasonSpecialCategoryOutsideEEA, ReasonUnattributedEgress,
-		ReasonDerogationInUse, ReasonInvalidAnnotation} {
+		ReasonDerogationInUse, ReasonInvalidAnnotation, ReasonUndeclared} {
 		if !seen[reason] {
 			t.Errorf("reason %s of domain.md is produced by no test input", reason)
 		}

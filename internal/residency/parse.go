@@ -32,6 +32,7 @@ type ParseError struct {
 	Annotation string
 	// Index is the 0-based position of the entry in the comma-separated list
 	// (empty entries count), or -1 when the error is about the whole value.
+	// Messages count entries from 1, as people do (Error).
 	Index int
 	// Entry is the offending entry, truncated to 80 bytes of valid UTF-8.
 	Entry string
@@ -40,8 +41,8 @@ type ParseError struct {
 }
 
 // Error reads `annotation dataresidency.io/egress, entry 2 "ht!tp://x": is not a
-// valid host name, host:port, URL, IP address or CIDR`. The index is the 0-based
-// Index, as in the struct.
+// valid host name, host:port, URL, IP address or CIDR`: entries are counted
+// from 1 (Index+1), empty ones included, as a person counts them.
 func (e ParseError) Error() string {
 	switch {
 	case e.Annotation == "" && e.Entry == "":
@@ -51,7 +52,7 @@ func (e ParseError) Error() string {
 	case e.Index < 0:
 		return "annotation " + e.Annotation + ": " + e.Problem
 	default:
-		return fmt.Sprintf("annotation %s, entry %d %q: %s", e.Annotation, e.Index, e.Entry, e.Problem)
+		return fmt.Sprintf("annotation %s, entry %d %q: %s", e.Annotation, e.Index+1, e.Entry, e.Problem)
 	}
 }
 
@@ -114,6 +115,13 @@ func splitEntries(annotation, value string, fn func(index int, entry string)) []
 		}
 	}
 }
+
+// NoSubprocessors is the dataresidency.io/subprocessors value that declares
+// that no personal data leaves the workload. It is a declaration, not a
+// Subprocessor name: the engine reads it alone as such, and beside names as a
+// contradiction (InvalidAnnotation). ParseSubprocessorNames returns it as any
+// other name.
+const NoSubprocessors = "none"
 
 // ParseSubprocessorNames parses dataresidency.io/subprocessors: comma-separated
 // Subprocessor names (DNS-1123 subdomains). White space around entries is

@@ -174,7 +174,7 @@ func TestParseEndpointsList(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("errors = %v, want one", errs)
 	}
-	wantErr := `annotation dataresidency.io/egress, entry 4 "ht!tp://x": is not a valid host name, host:port, URL, IP address or CIDR`
+	wantErr := `annotation dataresidency.io/egress, entry 5 "ht!tp://x": is not a valid host name, host:port, URL, IP address or CIDR`
 	if errs[0].Error() != wantErr {
 		t.Errorf("error:\n got %s\nwant %s", errs[0].Error(), wantErr)
 	}
@@ -198,7 +198,7 @@ func TestParseSubprocessorNames(t *testing.T) {
 		{in: "\tsentry.io\n,mailjet", want: []string{"mailjet", "sentry.io"}},
 		{in: "0day,a.b-c.d", want: []string{"0day", "a.b-c.d"}},
 		{in: "Stripe", errIdx: []int{0},
-			errText: `annotation dataresidency.io/subprocessors, entry 0 "Stripe": is not a valid Subprocessor name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)`},
+			errText: `annotation dataresidency.io/subprocessors, entry 1 "Stripe": is not a valid Subprocessor name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)`},
 		{in: "ok,,bad_name,-x,x-,a..b,.a,ok", want: []string{"ok"}, errIdx: []int{2, 3, 4, 5, 6}},
 		{in: "stripe twilio", errIdx: []int{0}},
 		{in: "sentrý", errIdx: []int{0}},
@@ -229,7 +229,7 @@ func TestParseDataCategories(t *testing.T) {
 		{in: "user.financial.bank_account,user.health_and_medical", want: []string{"user.financial.bank_account", "user.health_and_medical"}},
 		{in: "a1.b_2", want: []string{"a1.b_2"}},
 		{in: "User.Name", errIdx: []int{0},
-			errText: `annotation dataresidency.io/data-categories, entry 0 "User.Name": is not a valid data category (a fideslang key such as user.contact.email: dot-separated lower-case words of letters, digits and '_', at most 128 characters)`},
+			errText: `annotation dataresidency.io/data-categories, entry 1 "User.Name": is not a valid data category (a fideslang key such as user.contact.email: dot-separated lower-case words of letters, digits and '_', at most 128 characters)`},
 		{in: "user..name,user.,.user,1user,user._x,user-name,user.9", errIdx: []int{0, 1, 2, 3, 4, 5, 6}},
 		{in: "user.name,,,user.contact*", want: []string{"user.name"}, errIdx: []int{3}},
 		{in: "user.ñame", errIdx: []int{0}},
@@ -313,7 +313,7 @@ func TestParseLimits(t *testing.T) {
 		if len(errs) != 1 {
 			t.Fatalf("errors = %v, want one for the surplus", errs)
 		}
-		want := `annotation dataresidency.io/egress, entry 512 "h256.example.com": is beyond the limit of 256 entries (44 more not read)`
+		want := `annotation dataresidency.io/egress, entry 513 "h256.example.com": is beyond the limit of 256 entries (44 more not read)`
 		if errs[0].Error() != want {
 			t.Errorf("error = %q\nwant %q", errs[0].Error(), want)
 		}

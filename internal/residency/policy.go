@@ -70,9 +70,12 @@ type Policy struct {
 	RequireTransferImpactAssessment []v1alpha1.Mechanism
 	SpecialCategoriesOutsideEEA     v1alpha1.RuleAction
 	UnattributedEgress              v1alpha1.RuleAction
-	ExcludedNamespaces              []string
-	MechanismOverrides              []MechanismOverride
-	CountryOverrides                []CountryOverride
+	// RequireDeclaration is for namespaces without a valid
+	// dataresidency.io/require-declaration label: see RequireDeclarationFor.
+	RequireDeclaration v1alpha1.RuleAction
+	ExcludedNamespaces []string
+	MechanismOverrides []MechanismOverride
+	CountryOverrides   []CountryOverride
 }
 
 // DefaultPolicy is the policy of a cluster without a ResidencyPolicy.
@@ -85,6 +88,7 @@ func DefaultPolicy() Policy {
 		},
 		SpecialCategoriesOutsideEEA: v1alpha1.RuleDeny,
 		UnattributedEgress:          v1alpha1.RuleWarn,
+		RequireDeclaration:          v1alpha1.RuleIgnore,
 		ExcludedNamespaces:          append([]string(nil), DefaultExcludedNamespaces...),
 	}
 }
@@ -109,8 +113,8 @@ func validEnforcement(e v1alpha1.Enforcement) bool {
 // PolicyFrom reads a ResidencyPolicy spec; nil gives the defaults. Entries that
 // cannot be read are reported, each error naming its field, and handled so that
 // nothing passes that the author meant to stop:
-//   - an unknown defaultEnforcement, specialCategoriesOutsideEEA or
-//     unattributedEgress falls back to its default;
+//   - an unknown defaultEnforcement, specialCategoriesOutsideEEA,
+//     unattributedEgress or requireDeclaration falls back to its default;
 //   - an unknown allowedClassifications entry is dropped (an allow-list that
 //     ends up empty allows nothing);
 //   - a mechanismOverrides entry whose invalidFrom cannot be read invalidates
@@ -163,6 +167,13 @@ func PolicyFrom(spec *v1alpha1.ResidencyPolicySpec) (Policy, []error) {
 		p.UnattributedEgress = spec.UnattributedEgress
 	default:
 		fail("spec.unattributedEgress: %q is not one of deny, warn, ignore", spec.UnattributedEgress)
+	}
+	switch spec.RequireDeclaration {
+	case "":
+	case v1alpha1.RuleIgnore, v1alpha1.RuleWarn, v1alpha1.RuleDeny:
+		p.RequireDeclaration = spec.RequireDeclaration
+	default:
+		fail("spec.requireDeclaration: %q is not one of ignore, warn, deny", spec.RequireDeclaration)
 	}
 	if spec.ExcludedNamespaces != nil {
 		p.ExcludedNamespaces = append([]string{}, spec.ExcludedNamespaces...)
@@ -265,12 +276,83 @@ func (p Policy) Enforcement(namespaceLabels map[string]string) v1alpha1.Enforcem
 // EnforcementLabelError explains a dataresidency.io/enforcement label value that
 // is not deny, warn or audit; nil when the label is absent or valid.
 func EnforcementLabelError(namespaceLabels map[string]string) error {
-	v, ok := namespaceLabels[v1alpha1.LabelEnforcement]
+	if e := enforcementLabelError(namespaceLabels); e != nil {
+		return e
+	}
+	return nil
+}
+
+// RequireDeclarationFor is what a workload that declares nothing is in a
+// namespace with these labels (the rule Undeclared applies): the
+// dataresidency.io/require-declaration label when it is ignore, warn or deny,
+// for teams that adopt declarations one namespace at a time; else the
+// policy's requireDeclaration. RequireDeclarationLabelError tells callers to
+// warn about a bad label.
+func (p Policy) RequireDeclarationFor(namespaceLabels map[string]string) v1alpha1.RuleAction {
+	if v, ok := namespaceLabels[v1alpha1.LabelRequireDeclaration]; ok && validDeclarationRule(v1alpha1.RuleAction(v)) {
+		return v1alpha1.RuleAction(v)
+	}
+	return p.RequireDeclaration
+}
+
+func validDeclarationRule(r v1alpha1.RuleAction) bool {
+	switch r {
+	case v1alpha1.RuleIgnore, v1alpha1.RuleWarn, v1alpha1.RuleDeny:
+		return true
+	}
+	return false
+}
+
+// RequireDeclarationLabelError explains a dataresidency.io/require-declaration
+// label value that is not ignore, warn or deny; nil when the label is absent or valid.
+func RequireDeclarationLabelError(namespaceLabels map[string]string) error {
+	if e := requireDeclarationLabelError(namespaceLabels); e != nil {
+		return e
+	}
+	return nil
+}
+
+// NamespaceLabelErrors explains every dataresidency.io/ label of a Namespace
+// whose value the operator cannot read (it is then ignored and the
+// ResidencyPolicy applies): what the webhook warns about and residencyctl
+// reports as notices.
+func NamespaceLabelErrors(namespaceLabels map[string]string) []*LabelError {
+	var out []*LabelError
+	for _, e := range [...]*LabelError{enforcementLabelError(namespaceLabels), requireDeclarationLabelError(namespaceLabels)} {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// LabelError is a Namespace label whose value is not one the operator reads.
+type LabelError struct {
+	Label, Value string
+	// Allowed lists the values read; Fallback says what applies instead.
+	Allowed, Fallback string
+}
+
+func (e *LabelError) Error() string {
+	return fmt.Sprintf("label %s=%q is not one of %s; %s", e.Label, e.Value, e.Allowed, e.Fallback)
+}
+
+func enforcementLabelError(labels map[string]string) *LabelError {
+	v, ok := labels[v1alpha1.LabelEnforcement]
 	if !ok || validEnforcement(v1alpha1.Enforcement(v)) {
 		return nil
 	}
-	return fmt.Errorf("label %s=%q is not one of deny, warn, audit; the ResidencyPolicy defaultEnforcement applies",
-		v1alpha1.LabelEnforcement, v)
+	return &LabelError{Label: v1alpha1.LabelEnforcement, Value: v, Allowed: "deny, warn, audit",
+		Fallback: "the ResidencyPolicy defaultEnforcement applies"}
+}
+
+func requireDeclarationLabelError(labels map[string]string) *LabelError {
+	v, ok := labels[v1alpha1.LabelRequireDeclaration]
+	if !ok || validDeclarationRule(v1alpha1.RuleAction(v)) {
+		return nil
+	}
+	return &LabelError{Label: v1alpha1.LabelRequireDeclaration, Value: v, Allowed: "ignore, warn, deny",
+		Fallback: "the ResidencyPolicy requireDeclaration applies"}
 }
 
 // Excluded reports whether a namespace is never evaluated nor blocked.

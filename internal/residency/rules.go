@@ -3,6 +3,7 @@ package residency
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 )
@@ -13,6 +14,7 @@ import (
 // workloadSteps are the rules for a whole workload, in order.
 var workloadSteps = [...]func(*evaluation){
 	(*evaluation).invalidDeclarations,
+	(*evaluation).undeclared,
 	(*evaluation).eachFlow,
 	(*evaluation).unattributedEgress,
 	(*evaluation).placement,
@@ -39,6 +41,93 @@ func (e *evaluation) invalidDeclarations() {
 				Message: pe.Error() + ": a declaration that cannot be read cannot be trusted"})
 		}
 	}
+}
+
+// undeclared: a workload that says neither to which Subprocessors it sends
+// personal data (or none) nor which categories it sends is judged on what
+// discovery happens to find, and "nothing found" then reads as "checked and
+// fine". The policy's requireDeclaration, or its namespace's
+// dataresidency.io/require-declaration label, makes that a Warning (warn) or a
+// Violation (deny); the message lists what was found, so that the
+// declaration is a copy-paste.
+func (e *evaluation) undeclared() {
+	if e.declaresFlows() {
+		return
+	}
+	verdict := Warning
+	rule := e.s.policy.RequireDeclarationFor(e.w.NamespaceLabels)
+	switch rule {
+	case v1alpha1.RuleWarn:
+	case v1alpha1.RuleDeny:
+		verdict = Violation
+	default:
+		return
+	}
+	e.add(Finding{Verdict: verdict, Reason: ReasonUndeclared, Message: e.undeclaredMessage(rule)})
+}
+
+// Bounds on what an Undeclared message lists.
+const (
+	maxUndeclaredSubprocessors = 10
+	maxUndeclaredEndpoints     = 3
+)
+
+// undeclaredMessage says where the requirement comes from, what was found and
+// the annotations to add.
+func (e *evaluation) undeclaredMessage(rule v1alpha1.RuleAction) string {
+	var b strings.Builder
+	b.WriteString("the workload does not declare what personal data it sends, nor to whom (")
+	if v, ok := e.w.NamespaceLabels[v1alpha1.LabelRequireDeclaration]; ok && v1alpha1.RuleAction(v) == rule {
+		fmt.Fprintf(&b, "namespace label %s=%s", v1alpha1.LabelRequireDeclaration, rule)
+	} else {
+		fmt.Fprintf(&b, "ResidencyPolicy requireDeclaration: %s", rule)
+	}
+	b.WriteString("). ")
+	none := AnnotationSubprocessors + ": " + NoSubprocessors
+	if len(e.flows) == 0 && e.unattributed == 0 {
+		fmt.Fprintf(&b, "Nothing was discovered in its pod spec. Declare %s if no personal data leaves it, or %s: <Subprocessor names> plus %s: <fideslang keys>",
+			none, AnnotationSubprocessors, AnnotationDataCategories)
+		return b.String()
+	}
+	b.WriteString("Found:")
+	names := make([]string, 0, min(len(e.flows), maxUndeclaredSubprocessors))
+	for i := range e.flows {
+		fl := &e.flows[i]
+		if i == maxUndeclaredSubprocessors {
+			fmt.Fprintf(&b, " and %d more Subprocessors;", len(e.flows)-i)
+			break
+		}
+		names = append(names, fl.name)
+		fmt.Fprintf(&b, " %s (%s);", fl.name, fl.endpoint)
+	}
+	if e.unattributed > 0 {
+		b.WriteString(" endpoints no Subprocessor claims:")
+		shown := 0
+		for i := range e.eps {
+			if _, ok := e.s.matcher.Match(e.eps[i]); ok || seenBefore(e.eps, i) {
+				continue
+			}
+			if shown == maxUndeclaredEndpoints {
+				b.WriteString(" and more")
+				break
+			}
+			if shown > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(" ")
+			b.WriteString(e.eps[i].String())
+			shown++
+		}
+		b.WriteString(";")
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(&b, " declare %s: %s plus %s: <the fideslang keys it sends>, or %s if no personal data leaves it",
+			AnnotationSubprocessors, strings.Join(names, ", "), AnnotationDataCategories, none)
+	} else {
+		fmt.Fprintf(&b, " declare %s if no personal data leaves it, or %s: <Subprocessor names> plus %s: <fideslang keys>",
+			none, AnnotationSubprocessors, AnnotationDataCategories)
+	}
+	return b.String()
 }
 
 // eachFlow runs flowChecks on every flow, in name order.
@@ -178,7 +267,11 @@ func (e *evaluation) placement() {
 // noFlows: a workload nothing was found about has no flow; it says so.
 func (e *evaluation) noFlows() {
 	if len(e.findings) == 0 {
-		e.add(Finding{Verdict: Compliant, Message: noFlowsMessage})
+		msg := noFlowsMessage
+		if e.none {
+			msg = noneMessage
+		}
+		e.add(Finding{Verdict: Compliant, Message: msg})
 	}
 }
 
@@ -201,7 +294,7 @@ func (e *evaluation) specialCategoryVerdict() Verdict {
 func (e *evaluation) specialOutsideEEA(fl *flow, row *compiledRoute, verdict Verdict) Finding {
 	t := &row.transfer
 	return Finding{Subprocessor: fl.name, Endpoint: fl.endpoint, Route: t.Route,
-		Country: string(t.Country), Basis: t.Basis, Verdict: verdict, Reason: ReasonSpecialCategoryOutsideEEA,
+		Country: string(t.Country), Basis: t.Basis, Bases: row.bases, Verdict: verdict, Reason: ReasonSpecialCategoryOutsideEEA,
 		Message: fmt.Sprintf("%s carries special-category data (%s, GDPR Art. 9/10) outside the EEA (%s); the ResidencyPolicy's specialCategoriesOutsideEEA is %s",
 			row.subject, joinCategories(e.cats, IsSpecialCategory), t.Classification, e.s.policy.SpecialCategoriesOutsideEEA)}
 }

@@ -218,7 +218,12 @@ func TestSeed003MandrillMovedToOwnMailServer(t *testing.T) {
 	if f.Basis != "mandrill-scc-2010" || f.Endpoint != "smtp.mandrillapp.com:587" {
 		t.Errorf("finding = %+v", f)
 	}
-	wantContains(t, "message", f.Message, "expired since 2022-12-27 (Decision (EU) 2021/914, Art. 4)", "1 more bases listing US")
+	wantContains(t, "message", f.Message, "expired since 2022-12-27 (Decision (EU) 2021/914, Art. 4)",
+		"mandrill-ps is PrivacyShield, invalid since 2020-07-16 (CJEU C-311/18)")
+	if len(f.Bases) != 2 || f.Bases[0].Name != "mandrill-scc-2010" || f.Bases[1].Name != "mandrill-ps" ||
+		f.Bases[1].State != v1alpha1.BasisInvalidated || f.Bases[1].Since != "2020-07-16" {
+		t.Errorf("bases = %+v, want both, each with its state and since when", f.Bases)
+	}
 	// In September 2020 the 2010 SCCs still held.
 	if r := evalDeployment(t, Compile(nil, in, utc("2020-09-01")), deployment("lms", flowAnn("mandrill", "user.name"))); r.Verdict != Compliant {
 		t.Errorf("2020-09-01:\n%s", dumpFindings(r))

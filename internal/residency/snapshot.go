@@ -2,6 +2,7 @@ package residency
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,8 +64,23 @@ type compiledBasis struct {
 	countries  []string // canonical
 	derogation bool
 	result     BasisResult
-	// cite is how a route it covers names it.
-	cite string
+	// article is the legal ground ("GDPR Art. 46(2)(c)"); validity how long a
+	// Valid basis holds (", valid until 2027-03-05 (expiresOn)", or empty).
+	article, validity string
+	// since is the day its state began, until the day it next changes (or empty).
+	since, until v1alpha1.Date
+}
+
+// cite is how a route it covers names it: "sendgrid-bcr
+// (BindingCorporateRules, GDPR Art. 46(2)(b), Art. 47), valid until
+// 2027-03-05 (expiresOn)". ground, when set, replaces the article: an
+// AdequacyDecision basis covering a partially adequate country names the
+// decision of that country.
+func (b *compiledBasis) cite(ground string) string {
+	if ground == "" {
+		ground = b.article
+	}
+	return b.name + " (" + string(b.mechanism) + ", " + ground + ")" + b.validity
 }
 
 func (b *compiledBasis) lists(country string) bool {
@@ -100,6 +116,10 @@ type compiledRoute struct {
 	findings []Finding
 	// subject names the transfer in messages ("transfer to US via sendgrid-us").
 	subject string
+	// bases, validUntil and anonymous are the route's RouteResult.
+	bases      []RouteBasis
+	validUntil time.Time
+	anonymous  bool
 }
 
 type compiledSub struct {
@@ -162,7 +182,9 @@ func Compile(cat *Catalog, in Inputs, at time.Time) *Snapshot {
 			mechanism:  b.Spec.Mechanism,
 			derogation: b.Spec.Mechanism == v1alpha1.MechanismDerogation,
 		}
-		cb.result, cb.cite = bf.result(at)
+		cb.result, cb.validity = bf.result(at)
+		cb.article = bf.article
+		cb.since, cb.until = FormatDate(cb.result.Since), FormatDate(cb.result.ValidUntil)
 		for _, c := range b.Spec.Countries {
 			cb.countries = append(cb.countries, CanonicalCountry(string(c)))
 		}
@@ -288,6 +310,7 @@ func (s *Snapshot) compileSub(facts map[string]*subFacts, f *subFacts) *compiled
 	r.NextTransition = w.next
 	for _, row := range w.rows {
 		r.Transfers = append(r.Transfers, row.transfer)
+		r.Routes = append(r.Routes, RouteResult{ValidUntil: row.validUntil, Bases: row.bases, AnonymousOnly: row.anonymous})
 	}
 
 	// The objection period.
@@ -415,7 +438,7 @@ func objectionMessage(f *subFacts) string {
 // routeFindings builds the workload-independent findings of a route.
 func (s *Snapshot) routeFindings(top string, row *compiledRoute) {
 	t := row.transfer
-	base := Finding{Subprocessor: top, Route: t.Route, Country: string(t.Country), Basis: t.Basis}
+	base := Finding{Subprocessor: top, Route: t.Route, Country: string(t.Country), Basis: t.Basis, Bases: row.bases}
 	if !t.Covered {
 		f := base
 		f.Verdict, f.Reason, f.Message = Violation, Reason(t.Reason), t.Message
@@ -519,11 +542,18 @@ func onStack(stack []string, name string) bool {
 
 // cover decides whether owner's bases cover a route to country of the given
 // classification, and builds its row. subject names the transfer in messages.
+//
+// A route several bases cover rests on the one that covers it longest (a
+// derogation only when nothing else does: Art. 49 is a last resort), and its
+// message names the others; it stays covered until the last of them ends. A
+// route none covers names every basis that lists its country, each with its
+// state and since when, the one closest to covering it first.
 func (w *walker) cover(owner *subFacts, route, subject, country string, loc LocationResult, remote bool) compiledRoute {
 	s := w.s
 	w.next = earliest(w.next, loc.ValidUntil)
 	row := compiledRoute{known: true, subject: subject, eea: loc.Classification == v1alpha1.ClassificationEEA,
-		transfer: v1alpha1.Transfer{Route: route, Country: v1alpha1.CountryCode(country), Classification: loc.Classification}}
+		validUntil: loc.ValidUntil,
+		transfer:   v1alpha1.Transfer{Route: route, Country: v1alpha1.CountryCode(country), Classification: loc.Classification}}
 	t := &row.transfer
 	switch loc.Classification {
 	case v1alpha1.ClassificationEEA:
@@ -533,6 +563,9 @@ func (w *walker) cover(owner *subFacts, route, subject, country string, loc Loca
 	case v1alpha1.ClassificationAdequate:
 		t.Covered = true
 		t.Message = fmt.Sprintf("%s rests on adequacy: %s (GDPR Art. 45)", subject, loc.LegalReference)
+		if !loc.ValidUntil.IsZero() {
+			t.Message += ", valid until " + day(loc.ValidUntil)
+		}
 		return row
 	}
 
@@ -541,7 +574,10 @@ func (w *walker) cover(owner *subFacts, route, subject, country string, loc Loca
 	// declares personal data to it is an AnonymousOnly violation instead.)
 	if owner.anonymousOnly {
 		t.Covered = true
-		t.Message = fmt.Sprintf("%s needs no basis: %s receives anonymous data only (spec.dataAccess AnonymousOnly)", subject, owner.name)
+		row.anonymous = true
+		row.validUntil = time.Time{}
+		t.Message = fmt.Sprintf("%s (%s) is not a transfer of personal data: %s receives anonymous data only (spec.dataAccess AnonymousOnly), so it needs no basis",
+			route, country, owner.name)
 		return row
 	}
 
@@ -552,26 +588,80 @@ func (w *walker) cover(owner *subFacts, route, subject, country string, loc Loca
 	acceptable := func(m v1alpha1.Mechanism) bool {
 		return s.cat.IsArt46(m) || m == v1alpha1.MechanismDerogation || (partial && m == scope)
 	}
+	covers := func(b *compiledBasis) bool {
+		return b.result.State == v1alpha1.BasisValid && acceptable(b.mechanism)
+	}
+	// coverEnd is when b stops covering the route: its own end, and the end
+	// of the partial adequacy it is only acceptable under.
+	coverEnd := func(b *compiledBasis) time.Time {
+		if s.cat.IsArt46(b.mechanism) || b.derogation {
+			return b.result.ValidUntil
+		}
+		return earliest(b.result.ValidUntil, loc.ValidUntil)
+	}
 	var listing []*compiledBasis
 	for _, bn := range owner.bases {
 		b, ok := s.bases[bn]
-		if !ok || !b.lists(country) {
+		if !ok || !b.lists(country) || slices.Contains(listing, b) {
 			continue
 		}
 		listing = append(listing, b)
 		w.next = earliest(w.next, b.result.ValidUntil)
 	}
 	sort.Slice(listing, func(i, j int) bool {
-		return rankValid(listing[i]) < rankValid(listing[j]) ||
-			rankValid(listing[i]) == rankValid(listing[j]) && listing[i].name < listing[j].name
+		a, b := listing[i], listing[j]
+		if ca, cb := covers(a), covers(b); ca != cb {
+			return ca
+		} else if ca {
+			if ra, rb := rankValid(a), rankValid(b); ra != rb {
+				return ra < rb
+			}
+			if ea, eb := coverEnd(a), coverEnd(b); !ea.Equal(eb) {
+				return ea.IsZero() || !eb.IsZero() && ea.After(eb)
+			}
+			return a.name < b.name
+		}
+		ra, rb := rankCandidate(a, acceptable), rankCandidate(b, acceptable)
+		return ra < rb || ra == rb && a.name < b.name
 	})
 	for _, b := range listing {
-		if b.result.State == v1alpha1.BasisValid && acceptable(b.mechanism) {
-			t.Covered = true
-			t.Basis = b.name
-			t.Message = fmt.Sprintf("%s rests on %s", subject, b.cite)
-			return row
+		row.bases = append(row.bases, RouteBasis{Name: b.name, Mechanism: b.mechanism, State: b.result.State,
+			Since: b.since, Until: b.until, Covers: covers(b)})
+	}
+	// cite names a covering basis; an AdequacyDecision basis names the
+	// partial decision whose scope it records for this country.
+	cite := func(b *compiledBasis) string {
+		if b.mechanism != v1alpha1.MechanismAdequacyDecision || !partial {
+			return b.cite("")
 		}
+		ground := s.cat.Article(b.mechanism) + ", " + loc.LegalReference
+		if note := s.cat.partialScopeNote(country, s.at); note != "" {
+			ground += ": " + note
+		}
+		return b.cite(ground)
+	}
+	if len(listing) > 0 && covers(listing[0]) {
+		best := listing[0]
+		t.Covered = true
+		t.Basis = best.name
+		t.Message = fmt.Sprintf("%s rests on %s", subject, cite(best))
+		row.validUntil = coverEnd(best)
+		var others []string
+		for _, b := range listing[1:] {
+			if covers(b) {
+				others = append(others, cite(b))
+				row.validUntil = latest(row.validUntil, coverEnd(b))
+			}
+		}
+		if len(others) > 0 {
+			t.Message += "; also on " + strings.Join(others, "; and on ")
+		}
+		return row
+	}
+	// Not covered: the standing holds until a basis listing the country or
+	// the classification changes.
+	for _, b := range listing {
+		row.validUntil = earliest(row.validUntil, b.result.ValidUntil)
 	}
 	where := "a third country (" + loc.LegalReference + ")"
 	if partial {
@@ -589,21 +679,22 @@ func (w *walker) cover(owner *subFacts, route, subject, country string, loc Loca
 		t.Message = fmt.Sprintf("%s is not covered: %s is %s and no TransferBasis of %s lists %s", subject, country, where, owner.name, country)
 		return row
 	}
-	// Some list the country; none is valid and acceptable. Name the best candidate.
-	sort.Slice(listing, func(i, j int) bool {
-		ri, rj := rankCandidate(listing[i], acceptable), rankCandidate(listing[j], acceptable)
-		return ri < rj || ri == rj && listing[i].name < listing[j].name
-	})
-	best := listing[0]
+	// Some list the country; none is valid and acceptable. Name them all, the
+	// one closest to covering the route first.
 	t.Reason = string(ReasonBasisNotValid)
-	t.Basis = best.name
-	why := best.result.Message
-	if best.result.State == v1alpha1.BasisValid {
-		why = fmt.Sprintf("%s is %s, which cannot cover a transfer to %s, %s", best.name, best.mechanism, country, where)
+	t.Basis = listing[0].name
+	whys := make([]string, len(listing))
+	for i, b := range listing {
+		whys[i] = b.result.Message
+		if b.result.State == v1alpha1.BasisValid {
+			whys[i] = fmt.Sprintf("%s is %s, which cannot cover a transfer to %s, %s", b.name, b.mechanism, country, where)
+		}
 	}
-	t.Message = fmt.Sprintf("%s has no valid basis: %s", subject, why)
-	if len(listing) > 1 {
-		t.Message += fmt.Sprintf(" (and %d more bases listing %s, none valid)", len(listing)-1, country)
+	if len(listing) == 1 {
+		t.Message = fmt.Sprintf("%s has no valid basis: %s", subject, whys[0])
+	} else {
+		t.Message = fmt.Sprintf("%s has no valid basis: none of the %d TransferBases of %s listing %s is: %s",
+			subject, len(listing), owner.name, country, strings.Join(whys, "; "))
 	}
 	return row
 }

@@ -61,6 +61,10 @@ const (
 	ReasonUnattributedEgress        Reason = "UnattributedEgress"
 	ReasonDerogationInUse           Reason = "DerogationInUse"
 	ReasonInvalidAnnotation         Reason = "InvalidAnnotation"
+	// ReasonUndeclared: the workload declares neither the Subprocessors it
+	// sends personal data to (or none) nor the data categories it sends, and
+	// the policy (or its namespace's label) requires a declaration.
+	ReasonUndeclared Reason = "Undeclared"
 )
 
 // Reason codes of subprocessor states and routes beyond the findings above.
@@ -92,7 +96,12 @@ type Finding struct {
 	// Country is the destination country of the route.
 	Country string `json:"country,omitempty"`
 	// Basis is the TransferBasis the route rests on, or the one found not valid.
-	Basis   string  `json:"basis,omitempty"`
+	Basis string `json:"basis,omitempty"`
+	// Bases are the TransferBases of the subprocessor that list the route's
+	// country, the one named by Basis first, each with its state and since
+	// when (route findings only; shared between findings: read-only).
+	Bases []RouteBasis `json:"bases,omitempty"`
+
 	Verdict Verdict `json:"verdict"`
 	Reason  Reason  `json:"reason,omitempty"`
 	// Message says what happened in words a DPO reads, naming the legal ground.
@@ -108,6 +117,12 @@ type Result struct {
 	// Subprocessors are the Subprocessors the workload sends data to (declared
 	// or attributed), sorted: what the controllers count and index.
 	Subprocessors []string `json:"subprocessors,omitempty"`
+	// Declared is true when the workload says what it sends: a readable
+	// dataresidency.io/subprocessors (Subprocessor names, or none) or
+	// dataresidency.io/data-categories entry. It does not depend on the policy:
+	// the summary and the metrics count declared workloads under any
+	// requireDeclaration.
+	Declared bool `json:"declared"`
 }
 
 // LocationResult is a ProcessingLocation's classification at the snapshot's time.
@@ -121,6 +136,8 @@ type LocationResult struct {
 // BasisResult is a TransferBasis's state at the snapshot's time.
 type BasisResult struct {
 	State v1alpha1.TransferBasisState
+	// Since is when the state began (zero: not known, or always).
+	Since time.Time
 	// ValidUntil is when the state next changes by itself (zero: never).
 	ValidUntil time.Time
 	// Message says why, citing the legal source when Invalidated.
@@ -134,6 +151,10 @@ type SubprocessorResult struct {
 	ObjectionPeriodEndsOn time.Time
 	// Transfers has one row per route, onward routes included.
 	Transfers []v1alpha1.Transfer
+	// Routes has, for each row of Transfers at the same index, what the
+	// status row does not hold: until when it stands and every basis listing
+	// its country.
+	Routes []RouteResult
 	// Reason is the reason code of the state, and Message explains it.
 	Reason  Reason
 	Message string

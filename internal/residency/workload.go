@@ -37,6 +37,10 @@ type Workload struct {
 	// Context holds what discovery reads beyond the pod spec: the ConfigMaps it
 	// references and the ExternalName Services of its namespace. Callers fill it.
 	Context PodContext
+	// NamespaceLabels are the labels of the workload's Namespace, for the
+	// per-namespace dataresidency.io/require-declaration override (nil: none).
+	// Callers fill it; what they read is theirs, the engine only reads it.
+	NamespaceLabels map[string]string
 }
 
 // PodSpec is the part of a pod spec the engine reads: the containers'
@@ -66,11 +70,12 @@ type Affinity struct {
 // pod template in spec.template, a CronJob in spec.jobTemplate.spec.template.
 type (
 	metaJSON struct {
-		Name              string            `json:"name"`
-		GenerateName      string            `json:"generateName"`
-		Namespace         string            `json:"namespace"`
-		Annotations       map[string]string `json:"annotations"`
-		DeletionTimestamp *metav1.Time      `json:"deletionTimestamp"`
+		Name              string                  `json:"name"`
+		GenerateName      string                  `json:"generateName"`
+		Namespace         string                  `json:"namespace"`
+		Annotations       map[string]string       `json:"annotations"`
+		DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
+		OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
 	}
 	podJSON struct {
 		Metadata metaJSON `json:"metadata"`
@@ -119,6 +124,9 @@ type DecodedWorkload struct {
 	GenerateName string
 	// Deleting is true when the object has a deletionTimestamp.
 	Deleting bool
+	// Controller is the object's controller reference, if any (as written:
+	// anyone may write one).
+	Controller *metav1.OwnerReference
 }
 
 // DecodeWorkload reads a governed workload kind's JSON straight into the
@@ -159,7 +167,14 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 		w.TemplateAnnotations = residencyAnnotations(tmpl.Metadata.Annotations)
 		w.PodSpec = &tmpl.Spec
 	}
-	return DecodedWorkload{Workload: w, GenerateName: m.GenerateName, Deleting: m.DeletionTimestamp != nil}, nil
+	d := DecodedWorkload{Workload: w, GenerateName: m.GenerateName, Deleting: m.DeletionTimestamp != nil}
+	for i := range m.OwnerReferences {
+		if r := &m.OwnerReferences[i]; r.Controller != nil && *r.Controller {
+			d.Controller = r
+			break
+		}
+	}
+	return d, nil
 }
 
 // WorkloadOf extracts a Workload from a Pod, Deployment, StatefulSet, DaemonSet,

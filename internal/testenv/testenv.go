@@ -77,12 +77,18 @@ func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
+// OpenReportsCRDPath is the directory of the OpenReports Report CRD.
+func OpenReportsCRDPath() string { return filepath.Join(Root(), "config", "crd", "external") }
+
 // Options adjust the environment.
 type Options struct {
 	// ExtraCRDPaths are installed besides config/crd/bases.
 	ExtraCRDPaths []string
 	// WebhookPaths are directories or files of webhook configurations to install.
 	WebhookPaths []string
+	// WithoutOpenReports leaves out the OpenReports Report CRD
+	// (config/crd/external), as in a cluster where nobody installed it.
+	WithoutOpenReports bool
 }
 
 // Environment is a running control plane.
@@ -99,12 +105,13 @@ func Start(opts Options) (*Environment, error) {
 			return nil, fmt.Errorf("%w (looked in %s)", ErrNoAssets, assets)
 		}
 	}
+	crds := []string{filepath.Join(Root(), "config", "crd", "bases")}
+	if !opts.WithoutOpenReports {
+		crds = append(crds, OpenReportsCRDPath())
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths: append([]string{
-			filepath.Join(Root(), "config", "crd", "bases"),
-			filepath.Join(Root(), "config", "crd", "external"), // the OpenReports Report CRD
-		}, opts.ExtraCRDPaths...),
+		CRDDirectoryPaths:     append(crds, opts.ExtraCRDPaths...),
 		ErrorIfCRDPathMissing: true,
 	}
 	if len(opts.WebhookPaths) > 0 {

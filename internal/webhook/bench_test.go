@@ -104,11 +104,10 @@ type apiStatusError struct{ s metav1.Status }
 func (e *apiStatusError) Error() string         { return e.s.Message }
 func (e *apiStatusError) Status() metav1.Status { return e.s }
 
-// benchWorld is the catalog of the unit tests with a few dozen more
-// subprocessors, so that attribution has something to search.
-func benchWorld() *memReader {
+// catalogReader holds the residency objects among objs.
+func catalogReader(objs ...client.Object) *memReader {
 	m := &memReader{namespaces: map[string]map[string]string{}, configMaps: map[string]*corev1.ConfigMap{}}
-	for _, o := range catalogObjects() {
+	for _, o := range objs {
 		switch o := o.(type) {
 		case *v1alpha1.ProcessingLocation:
 			m.locations = append(m.locations, *o)
@@ -120,6 +119,13 @@ func benchWorld() *memReader {
 			m.policies = append(m.policies, *o)
 		}
 	}
+	return m
+}
+
+// benchWorld is the catalog of the unit tests with a few dozen more
+// subprocessors, so that attribution has something to search.
+func benchWorld() *memReader {
+	m := catalogReader(catalogObjects()...)
 	for i := 0; i < 40; i++ {
 		loc := fmt.Sprintf("vendor-%02d-eu", i)
 		m.locations = append(m.locations, v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: loc, UID: types.UID("l" + loc)}, Spec: v1alpha1.ProcessingLocationSpec{Country: "DE"}})

@@ -227,6 +227,12 @@ func (v *CatalogValidator) impact(ctx context.Context, cur, next *residency.Snap
 			return false
 		}
 		w.Context = pc
+		labels, ok := nsLabels[ns]
+		if !ok {
+			labels, _, _ = state.NamespaceLabels(ctx, v.Reader, ns)
+			nsLabels[ns] = labels
+		}
+		w.NamespaceLabels = labels
 		out.checked++
 		after := next.Evaluate(w)
 		if after.Verdict != residency.Violation {
@@ -241,15 +247,6 @@ func (v *CatalogValidator) impact(ctx context.Context, cur, next *residency.Snap
 				a.example = after.Findings[i]
 				break
 			}
-		}
-		labels, ok := nsLabels[ns]
-		if !ok {
-			var m metav1.PartialObjectMetadata
-			m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-			if err := v.Reader.Get(ctx, client.ObjectKey{Name: ns}, &m); err == nil {
-				labels = m.Labels
-			}
-			nsLabels[ns] = labels
 		}
 		a.deny = nextPol.Enforcement(labels) == v1alpha1.EnforcementDeny
 		out.affected = append(out.affected, a)
@@ -335,7 +332,12 @@ func (imp *impact) warnings(change string) []string {
 // ReplicaSet, StatefulSet, DaemonSet or Job, a ReplicaSet of a Deployment, a
 // Job of a CronJob.
 func controlledByWorkload(kind workloadKind, o metav1.Object) bool {
-	ref := metav1.GetControllerOfNoCopy(o)
+	return controllerIsWorkload(kind, metav1.GetControllerOfNoCopy(o))
+}
+
+// controllerIsWorkload reports whether an object of this kind with this
+// controller reference (nil: none) is made by a workload from its template.
+func controllerIsWorkload(kind workloadKind, ref *metav1.OwnerReference) bool {
 	if ref == nil {
 		return false
 	}

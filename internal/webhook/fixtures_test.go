@@ -90,20 +90,7 @@ func newTestValidators(t testing.TB, extra ...client.Object) (*WorkloadValidator
 		}).Build()
 	// The provider reads the residency objects from informers' stores, as
 	// the manager's does.
-	m := &memReader{}
-	for _, o := range append(catalogObjects(), extra...) {
-		switch o := o.(type) {
-		case *v1alpha1.ProcessingLocation:
-			m.locations = append(m.locations, *o)
-		case *v1alpha1.TransferBasis:
-			m.bases = append(m.bases, *o)
-		case *v1alpha1.Subprocessor:
-			m.subs = append(m.subs, *o)
-		case *v1alpha1.ResidencyPolicy:
-			m.policies = append(m.policies, *o)
-		}
-	}
-	st, err := state.NewProvider(context.Background(), newStoreInformers(t, m), nil, clocktesting.NewFakePassiveClock(testNow))
+	st, err := state.NewProvider(context.Background(), newStoreInformers(t, catalogReader(append(catalogObjects(), extra...)...)), nil, clocktesting.NewFakePassiveClock(testNow))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	}
 	enforcement := pol.Enforcement(labels)
 	var ws warningsBuilder
-	if err := residency.EnforcementLabelError(labels); err != nil {
+	for _, err := range residency.NamespaceLabelErrors(labels) {
 		ws.add(fmt.Sprintf("data residency: namespace %s: %v", ns, err))
 	}
 
@@ -137,6 +137,10 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("data residency webhook: reading ConfigMaps and Services of %s from the cache: %w", ns, err))
 	}
 	w.Context = pc
+	w.NamespaceLabels = labels
+	if controllerIsWorkload(k, d.Controller) {
+		w.NamespaceLabels = declarationCheckedOnOwner(labels)
+	}
 	res := snap.Evaluate(w)
 
 	violations, warnings := 0, 0
@@ -194,6 +198,22 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	resp.Warnings = ws.list()
 	resp.AuditAnnotations = audit
 	return resp
+}
+
+// declarationCheckedOnOwner returns the namespace labels an object made by a
+// workload from its template (a Deployment's ReplicaSet and their Pods, a
+// CronJob's Job, a Job's Pods) is evaluated with: declaring what it sends is
+// not required of it. It carries its template's annotations but not its
+// owner's own, so a Deployment that declares on its metadata would otherwise
+// have its Pods refused; the owner's declaration was required when the owner
+// was admitted. Every other rule still applies to the object itself, and an
+// object whose owner reference is made up is reported by the controllers,
+// which evaluate it on its own with the namespace's real labels.
+func declarationCheckedOnOwner(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(labels)+1)
+	maps.Copy(out, labels)
+	out[v1alpha1.LabelRequireDeclaration] = string(v1alpha1.RuleIgnore)
+	return out
 }
 
 func exempt() admission.Response {

@@ -187,3 +187,105 @@ func TestWorkloadValidator(t *testing.T) {
 		})
 	}
 }
+
+// Declarations required through a namespace's dataresidency.io/require-declaration
+// label (the policy of the tests leaves requireDeclaration at ignore).
+func TestWorkloadValidatorRequiresDeclaration(t *testing.T) {
+	const (
+		nsStrict = "strict"
+		nsTypo   = "strict-typo"
+	)
+	labels := func(req string) map[string]string {
+		return map[string]string{v1alpha1.LabelEnforcement: "deny", v1alpha1.LabelRequireDeclaration: req}
+	}
+	v, _ := newTestValidators(t,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsStrict, Labels: labels("deny")}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsTypo, Labels: labels("always")}})
+	none := runtime.RawExtension{}
+	declaring := func(ns, subs string) *appsv1.Deployment {
+		d := mailer(ns, "")
+		d.Spec.Template.Annotations = nil
+		if subs != "" {
+			d.Annotations = map[string]string{v1alpha1.AnnotationSubprocessors: subs}
+		}
+		return d
+	}
+	bare := func(ns string, owned bool) *corev1.Pod {
+		p := &corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Name: "renderer", Namespace: ns},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		}
+		if owned {
+			yes := true
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "renderer-5d8f", UID: "u", Controller: &yes}}
+		}
+		return p
+	}
+	tests := []struct {
+		name      string
+		req       admission.Request
+		allowed   bool
+		verdict   string
+		contains  []string // in the denial, or in some warning
+		noWarning bool
+	}{
+		{"deny: an unannotated Deployment is refused, naming Undeclared and how to declare",
+			request(admissionv1.Create, gvkDeployment, nsStrict, "mailer", raw(t, declaring(nsStrict, "")), none),
+			false, "Violation", []string{"Deployment strict/mailer violates 1 flow(s): [Undeclared] the workload does not declare what personal data it sends",
+				"(namespace label dataresidency.io/require-declaration=deny)", "Declare dataresidency.io/subprocessors: none if no personal data leaves it"}, false},
+		{"deny: subprocessors: none is a declaration, admitted",
+			request(admissionv1.Create, gvkDeployment, nsStrict, "mailer", raw(t, declaring(nsStrict, "none")), none),
+			true, "Compliant", nil, true},
+		{"deny: none beside a name cannot be read",
+			request(admissionv1.Create, gvkDeployment, nsStrict, "mailer", raw(t, declaring(nsStrict, "none, brevo")), none),
+			false, "Violation", []string{"[InvalidAnnotation]", `"none" declares that no personal data leaves the workload`}, false},
+		{"deny: discovered flows do not declare; the denial names them",
+			func() admission.Request {
+				d := declaring(nsStrict, "")
+				d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "SMTP", Value: "smtp-relay.brevo.com:587"}}
+				return request(admissionv1.Create, gvkDeployment, nsStrict, "mailer", raw(t, d), none)
+			}(),
+			false, "Violation", []string{"[Undeclared]", "Found: brevo (smtp-relay.brevo.com:587);", "declare dataresidency.io/subprocessors: brevo plus"}, false},
+		{"deny: a bare Pod must declare too",
+			request(admissionv1.Create, gvkPod, nsStrict, "renderer", raw(t, bare(nsStrict, false)), none),
+			false, "Violation", []string{"Pod strict/renderer", "[Undeclared]"}, false},
+		{"deny: a ReplicaSet's Pod carries only its template's annotations: its owner declares",
+			request(admissionv1.Create, gvkPod, nsStrict, "renderer", raw(t, bare(nsStrict, true)), none),
+			true, "Compliant", nil, true},
+		{"ignore (the policy's default): nothing changes",
+			request(admissionv1.Create, gvkDeployment, nsDeny, "mailer", raw(t, declaring(nsDeny, "")), none),
+			true, "Compliant", nil, true},
+		{"a bad label value: the policy applies, with a warning naming it",
+			request(admissionv1.Create, gvkDeployment, nsTypo, "mailer", raw(t, declaring(nsTypo, "")), none),
+			true, "Compliant", []string{`dataresidency.io/require-declaration="always" is not one of ignore, warn, deny; the ResidencyPolicy requireDeclaration applies`}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := v.Handle(context.Background(), tc.req)
+			msg := ""
+			if resp.Result != nil {
+				msg = resp.Result.Message
+			}
+			if resp.Allowed != tc.allowed {
+				t.Fatalf("allowed = %v, want %v (%s)", resp.Allowed, tc.allowed, msg)
+			}
+			if !tc.allowed && resp.Result.Code != http.StatusForbidden {
+				t.Errorf("code %d, want 403", resp.Result.Code)
+			}
+			if got := resp.AuditAnnotations[AuditVerdict]; got != tc.verdict {
+				t.Errorf("verdict %q, want %q", got, tc.verdict)
+			}
+			all := msg + "\n" + strings.Join(resp.Warnings, "\n")
+			for _, s := range tc.contains {
+				if !strings.Contains(all, s) {
+					t.Errorf("neither the message nor a warning contains %q:\n%s", s, all)
+				}
+			}
+			if tc.noWarning && len(resp.Warnings) > 0 {
+				t.Errorf("warnings = %q, want none", resp.Warnings)
+			}
+			t.Logf("allowed=%v message=%q warnings=%q", resp.Allowed, msg, resp.Warnings)
+		})
+	}
+}
