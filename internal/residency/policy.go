@@ -2,6 +2,8 @@ package residency
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
@@ -267,7 +269,7 @@ func (p Policy) RequiresTIA(m v1alpha1.Mechanism) bool {
 // dataresidency.io/enforcement label when it is deny, warn or audit, else the
 // policy's default. EnforcementLabelError tells callers to warn about a bad label.
 func (p Policy) Enforcement(namespaceLabels map[string]string) v1alpha1.Enforcement {
-	if v, ok := namespaceLabels[v1alpha1.LabelEnforcement]; ok && validEnforcement(v1alpha1.Enforcement(v)) {
+	if v, ok := enforcementLabel.value(namespaceLabels); ok {
 		return v1alpha1.Enforcement(v)
 	}
 	return p.DefaultEnforcement
@@ -289,18 +291,10 @@ func EnforcementLabelError(namespaceLabels map[string]string) error {
 // policy's requireDeclaration. RequireDeclarationLabelError tells callers to
 // warn about a bad label.
 func (p Policy) RequireDeclarationFor(namespaceLabels map[string]string) v1alpha1.RuleAction {
-	if v, ok := namespaceLabels[v1alpha1.LabelRequireDeclaration]; ok && validDeclarationRule(v1alpha1.RuleAction(v)) {
+	if v, ok := requireDeclarationLabel.value(namespaceLabels); ok {
 		return v1alpha1.RuleAction(v)
 	}
 	return p.RequireDeclaration
-}
-
-func validDeclarationRule(r v1alpha1.RuleAction) bool {
-	switch r {
-	case v1alpha1.RuleIgnore, v1alpha1.RuleWarn, v1alpha1.RuleDeny:
-		return true
-	}
-	return false
 }
 
 // RequireDeclarationLabelError explains a dataresidency.io/require-declaration
@@ -337,22 +331,40 @@ func (e *LabelError) Error() string {
 	return fmt.Sprintf("label %s=%q is not one of %s; %s", e.Label, e.Value, e.Allowed, e.Fallback)
 }
 
-func enforcementLabelError(labels map[string]string) *LabelError {
-	v, ok := labels[v1alpha1.LabelEnforcement]
-	if !ok || validEnforcement(v1alpha1.Enforcement(v)) {
-		return nil
-	}
-	return &LabelError{Label: v1alpha1.LabelEnforcement, Value: v, Allowed: "deny, warn, audit",
-		Fallback: "the ResidencyPolicy defaultEnforcement applies"}
-}
+func enforcementLabelError(labels map[string]string) *LabelError { return enforcementLabel.err(labels) }
 
 func requireDeclarationLabelError(labels map[string]string) *LabelError {
-	v, ok := labels[v1alpha1.LabelRequireDeclaration]
-	if !ok || validDeclarationRule(v1alpha1.RuleAction(v)) {
+	return requireDeclarationLabel.err(labels)
+}
+
+// namespaceOverride is a Namespace label that overrides a ResidencyPolicy
+// setting for its namespace; a value it does not allow is ignored and reported.
+type namespaceOverride struct {
+	label    string
+	allowed  []string
+	fallback string
+}
+
+var (
+	enforcementLabel = namespaceOverride{v1alpha1.LabelEnforcement, []string{"deny", "warn", "audit"},
+		"the ResidencyPolicy defaultEnforcement applies"}
+	requireDeclarationLabel = namespaceOverride{v1alpha1.LabelRequireDeclaration, []string{"ignore", "warn", "deny"},
+		"the ResidencyPolicy requireDeclaration applies"}
+)
+
+// value is the label's value when it is set and allowed.
+func (o namespaceOverride) value(labels map[string]string) (string, bool) {
+	v, ok := labels[o.label]
+	return v, ok && slices.Contains(o.allowed, v)
+}
+
+// err explains a set value that is not allowed; nil otherwise.
+func (o namespaceOverride) err(labels map[string]string) *LabelError {
+	v, ok := labels[o.label]
+	if !ok || slices.Contains(o.allowed, v) {
 		return nil
 	}
-	return &LabelError{Label: v1alpha1.LabelRequireDeclaration, Value: v, Allowed: "ignore, warn, deny",
-		Fallback: "the ResidencyPolicy requireDeclaration applies"}
+	return &LabelError{Label: o.label, Value: v, Allowed: strings.Join(o.allowed, ", "), Fallback: o.fallback}
 }
 
 // Excluded reports whether a namespace is never evaluated nor blocked.
