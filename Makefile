@@ -1,15 +1,21 @@
 # The data residency operator. `make help` lists the targets.
 
-K8S_VERSION        ?= v1.36.3
-CONTROLLER_TOOLS   ?= v0.21.0
-GOLANGCI_LINT      ?= v2.15.0
-# Helm v3.21 is built with Go 1.26 against k8s.io/client-go v0.36, like the operator.
+K8S_VERSION        ?= v1.37.2
+CONTROLLER_TOOLS   ?= v0.23.0
+# golangci-lint's version, with Kube API Linter, is pinned in hack/tools/lint/go.mod.
+# promtool (Prometheus's own rule checker) for the alert rules' tests.
+PROMETHEUS_VERSION ?= v0.316.0
+# The oldest Kubernetes release of the supported range (the three newest minors):
+# CI runs the CRD, webhook and cluster tests on it too (make test-oldest).
+K8S_OLDEST         ?= v1.35.4
+# Helm v3.21 is built with Go 1.26 against k8s.io/client-go v0.36 (its own build; the operator is on v0.37).
 HELM_VERSION       ?= v3.21.4
 FUZZTIME           ?= 20000x
 
 LOCALBIN           := $(CURDIR)/bin
 CONTROLLER_GEN     := $(LOCALBIN)/controller-gen
-GOLANGCI           := $(LOCALBIN)/golangci-lint
+GOLANGCI           := $(LOCALBIN)/golangci-lint-kal
+PROMTOOL           := $(LOCALBIN)/promtool
 HELM               := $(LOCALBIN)/helm
 ENVTEST_ASSETS     := $(LOCALBIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
@@ -44,7 +50,7 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: $(GOLANGCI) ## golangci-lint (installed from the module proxy into bin/).
+lint: $(GOLANGCI) ## golangci-lint with Kube API Linter on api/ (.golangci.yml; built from the module proxy into bin/).
 	$(GOLANGCI) run ./...
 
 .PHONY: build
@@ -77,7 +83,7 @@ envtest: ## Build kube-apiserver and etcd from the module proxy into bin/k8s/$(K
 	K8S_VERSION=$(K8S_VERSION) hack/controlplane/build.sh envtest
 
 .PHONY: test
-test: envtest helm-or-skip ## Unit tests, envtest integration tests against a real API server, the Helm chart checks, short fuzz runs.
+test: envtest helm-or-skip $(PROMTOOL) ## Unit tests, envtest integration tests against a real API server, the Helm chart checks, short fuzz runs.
 	go test ./... -count=1
 	hack/fuzz.sh $(FUZZTIME)
 
@@ -106,6 +112,16 @@ chart: ## Regenerate dist/chart/templates from `kubectl kustomize config/default
 test-e2e: ## Build the local cluster's binaries (once) and run the tests that need a whole cluster (Deployments -> Pods on kwok nodes).
 	K8S_VERSION=$(K8S_VERSION) hack/controlplane/build.sh cluster
 	E2E_REQUIRED=1 go test ./test/cluster/... -count=1 -run 'E2E|ControlPlane'
+
+# The supported range is the three newest minor releases: `make test` runs
+# everything on the newest (K8S_VERSION); this runs the CRD, RBAC, webhook,
+# controller and cluster tests again on the oldest (K8S_OLDEST).
+OLDEST_ASSETS := $(LOCALBIN)/k8s/$(K8S_OLDEST)
+.PHONY: test-oldest
+test-oldest: ## The CRD, RBAC, webhook, controller and cluster tests on the oldest supported release ($(K8S_OLDEST)).
+	K8S_VERSION=$(K8S_OLDEST) hack/controlplane/build.sh cluster
+	KUBEBUILDER_ASSETS=$(OLDEST_ASSETS) go test ./test/crd/... ./test/rbac/... ./test/webhook/... ./controllers/... -count=1
+	KUBEBUILDER_ASSETS=$(OLDEST_ASSETS) DEV_CLUSTER_BIN_DIR=$(OLDEST_ASSETS) E2E_REQUIRED=1 go test ./test/cluster/... -count=1 -run 'E2E|ControlPlane'
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated files (CRDs, RBAC, webhook, deepcopy) are not what the sources generate.
@@ -154,8 +170,14 @@ demo-test: ## Run the demo end to end twice (once interrupted) and check its out
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS)
 
-$(GOLANGCI):
-	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT)
+$(GOLANGCI): hack/tools/lint/go.mod
+	cd hack/tools/lint && go build -trimpath -o $(GOLANGCI) sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
+
+$(PROMTOOL):
+	GOBIN=$(LOCALBIN) CGO_ENABLED=0 go install -trimpath github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool $(PROMETHEUS_VERSION) from the module proxy into bin/ (once).
 
 # Helm is built from the Go module proxy with `go install`, in its own module
 # context (the operator's go.mod is untouched), stamped as Helm's own Makefile

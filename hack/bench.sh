@@ -268,7 +268,7 @@ if ! skip admission; then
     echo "$(j .managerHandlerMeanMs) ms; the policy's check (\`apiserver_validating_admission_policy_check_duration_seconds\`)"
     echo "$(j .apiserverVapMeanMs) ms."
     echo
-    api=$(go run ./test/cluster/cmd/devcluster -h >/dev/null 2>&1; echo "bin/k8s/$(awk -F'"' '/KubernetesVersion =/ {print $2}' test/cluster/cluster.go)/kube-apiserver")
+    api="bin/k8s/${K8S_VERSION:-$(awk -F'"' '/K8sVersion =/ {print $2}' internal/testenv/testenv.go)}/kube-apiserver"
     pshare() { pprofshare "$work/pprof/$1-$2.pprof" "$3" "${@:4}"; }
     echo "Where the CPU goes, from profiles taken after the measured rounds (\`-pprof-dir\`: 10 s of creates in each"
     echo "phase; shares of each process's samples):"

@@ -35,7 +35,7 @@ set -Eeuo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-K8S_VERSION=${K8S_VERSION:-v1.36.3}
+K8S_VERSION=${K8S_VERSION:-v1.37.2}
 export K8S_VERSION
 bindir=$root/bin/k8s/$K8S_VERSION
 DEMO_DIR=${DEMO_DIR:-$root/bin/demo}

@@ -16,7 +16,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-K8S_VERSION=${K8S_VERSION:-v1.36.3}
+K8S_VERSION=${K8S_VERSION:-v1.37.2}
 export K8S_VERSION
 dir=${DEV_CLUSTER_DIR:-$root/bin/dev-cluster}
 bindir=$root/bin/k8s/$K8S_VERSION

@@ -8,7 +8,7 @@
 #     cluster: envtest + kube-controller-manager, kube-scheduler, kwok
 set -euo pipefail
 
-K8S_VERSION=${K8S_VERSION:-v1.36.3}
+K8S_VERSION=${K8S_VERSION:-v1.37.2}
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,12 +31,20 @@ build() { # name dir package ldflags
   echo "built $name in $((SECONDS - start))s" >&2
 }
 
+# One module per supported minor release (hack/controlplane/kube/v1.NN), pinning
+# the patch release; the version asked for must be the one that module pins.
+kube="kube/v$major.$minor"
+if ! grep -q "k8s.io/kubernetes $K8S_VERSION\$" "$here/$kube/go.mod" 2>/dev/null; then
+  echo "no control-plane module pins k8s.io/kubernetes $K8S_VERSION (supported: $(cd "$here" && grep -ho 'k8s.io/kubernetes v[0-9.]*$' kube/*/go.mod | cut -d' ' -f2 | tr '\n' ' '))" >&2
+  exit 2
+fi
+
 what=${1:-envtest}
 build etcd etcd . "-s -w"
-build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+build kube-apiserver "$kube" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 if [ "$what" = cluster ]; then
-  build kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
-  build kube-scheduler kube k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
+  build kube-controller-manager "$kube" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
+  build kube-scheduler "$kube" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
   build kwok kwok sigs.k8s.io/kwok/cmd/kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 fi
 # Record what was built so a version bump invalidates nothing silently.

@@ -128,7 +128,7 @@ func TestRegisterFromAPIServer(t *testing.T) {
 	}
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		assets = filepath.Join(repo, "bin", "k8s", "v1.36.3")
+		assets = filepath.Join(repo, "bin", "k8s", testenv.K8sVersion)
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {

@@ -2,10 +2,7 @@ package report
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/dataresidency/operator/internal/findings"
 	"github.com/dataresidency/operator/internal/residency"
+	"github.com/dataresidency/operator/internal/testenv"
 )
 
 // TestDashboardAndAlertsUseRealMetrics keeps config/grafana and
@@ -35,21 +33,17 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 			known[s[1]+"_bucket"] = true
 		}
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	used := regexp.MustCompile(`dataresidency_[a-z_]+`)
-	for _, f := range []string{"config/grafana/dashboard.json", "config/prometheus/rules.yaml"} {
-		raw, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
+	used, err := testenv.UsedMetricNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range testenv.MonitoringFiles {
+		if len(used[f]) == 0 {
+			t.Errorf("%s uses no metric", f)
 		}
-		names := used.FindAllString(string(raw), -1)
-		if len(names) == 0 {
-			t.Errorf("%s uses no dataresidency metric", f)
-		}
-		for _, n := range names {
-			if strings.HasPrefix(n, "dataresidency_operator") {
-				continue // object names, not metrics
+		for _, n := range used[f] {
+			if strings.HasPrefix(n, "controller_runtime_") {
+				continue // controller-runtime's own: checked against a real scrape (test/faults TestTwoReplicas)
 			}
 			if !known[n] {
 				t.Errorf("%s uses %s, which the manager does not export (known: %v)", f, n, known)

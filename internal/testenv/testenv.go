@@ -11,7 +11,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -21,7 +23,7 @@ import (
 )
 
 // K8sVersion is the version of the control-plane binaries the tests run.
-const K8sVersion = "v1.36.3"
+const K8sVersion = "v1.37.2"
 
 // Root is the repository root.
 func Root() string {
@@ -144,4 +146,29 @@ func MissingTool(t Skipper, format string, args ...any) {
 		t.Fatalf("in CI every tool must be there: "+format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// MonitoringFiles are the dashboard and the alert rules the project ships.
+var MonitoringFiles = []string{"config/grafana/dashboard.json", "config/prometheus/rules.yaml"}
+
+// usedMetric matches the metric names of the manager (ours and
+// controller-runtime's) in PromQL expressions.
+var usedMetric = regexp.MustCompile(`\b(?:dataresidency|controller_runtime)_[a-z_]+\b`)
+
+// UsedMetricNames returns, per file of MonitoringFiles, the metric names its
+// expressions use, so tests can check them against what the manager exports.
+func UsedMetricNames() (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, f := range MonitoringFiles {
+		raw, err := os.ReadFile(filepath.Join(Root(), f))
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range usedMetric.FindAllString(string(raw), -1) {
+			if !strings.HasPrefix(n, "dataresidency_operator") { // object names, not metrics
+				out[f] = append(out[f], n)
+			}
+		}
+	}
+	return out, nil
 }

@@ -36,11 +36,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/dataresidency/operator/internal/testenv"
 )
 
 // KubernetesVersion is the version of the control-plane binaries
 // hack/controlplane/build.sh builds by default.
-const KubernetesVersion = "v1.36.3"
+const KubernetesVersion = testenv.K8sVersion
 
 // Component names, also the names of the binaries.
 const (

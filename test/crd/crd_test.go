@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -253,4 +254,24 @@ func TestKubectlApplyAndGet(t *testing.T) {
 			t.Errorf("kubectl get residency lacks %q", want)
 		}
 	}
+}
+
+// TestServerVersion proves which release the suite ran on: the one of
+// KUBEBUILDER_ASSETS's directory name (bin/k8s/<version>, as `make test` and
+// `make test-oldest` set it), so a run on the oldest supported release cannot
+// quietly run on another.
+func TestServerVersion(t *testing.T) {
+	want := filepath.Base(testenv.AssetsDir())
+	dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GitVersion != want {
+		t.Fatalf("kube-apiserver is %s, want %s (from %s)", v.GitVersion, want, testenv.AssetsDir())
+	}
+	t.Logf("kube-apiserver %s", v.GitVersion)
 }

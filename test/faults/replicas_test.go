@@ -22,6 +22,10 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/dataresidency/operator/internal/testenv"
 	"github.com/dataresidency/operator/test/faults/harness"
 )
@@ -128,10 +132,37 @@ func TestTwoReplicas(t *testing.T) {
 		t.Errorf("metrics for a ServiceAccount without the role: HTTP %d, want 403", code)
 	}
 	// RBAC reaches the authorizer within a moment.
+	var body string
 	harness.Eventually(t, time.Minute, "metrics served to the metrics-reader", func(context.Context) (bool, error) {
-		code, body := scrape(prometheus)
+		var code int
+		code, body = scrape(prometheus)
 		return code == http.StatusOK && strings.Contains(body, "dataresidency_workloads"), nil
 	})
+	// Every metric the dashboard and the alert rules use is in this real
+	// scrape (a histogram's series are its _bucket, _sum and _count).
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parsing the scrape: %v", err)
+	}
+	exported := map[string]bool{}
+	for name, f := range families {
+		exported[name] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			exported[name+"_bucket"], exported[name+"_sum"], exported[name+"_count"] = true, true, true
+		}
+	}
+	used, err := testenv.UsedMetricNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, names := range used {
+		for _, n := range names {
+			if !exported[n] {
+				t.Errorf("%s uses %s, which the running manager does not export", f, n)
+			}
+		}
+	}
 	for _, m := range []*harness.Manager{leader, follower} {
 		if p := m.Panics(); len(p) > 0 {
 			t.Errorf("a manager panicked:\n%s", strings.Join(p, "\n"))
