@@ -5,7 +5,9 @@
 # config/default-monitoring (metrics.serviceMonitor, metrics.prometheusRule).
 # Chart.yaml, values.yaml, values.schema.json and templates/_helpers.tpl are
 # written by hand. test/chart fails when the templates are out of date, and
-# checks that the chart renders what kustomize renders.
+# checks that the chart renders what kustomize renders. kubebuilder's own
+# helm/v2-alpha plugin cannot express the chart's values and variants:
+# docs/install.md#how-the-chart-is-made.
 #
 #   hack/gen-chart.sh            regenerate dist/chart/templates
 #   hack/gen-chart.sh --check    exit 1 if they are out of date

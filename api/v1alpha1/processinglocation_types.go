@@ -37,6 +37,12 @@ type ProcessingLocationSpec struct {
 
 // ProcessingLocationStatus is the location's classification as of now.
 type ProcessingLocationStatus struct {
+	// conditions holds Ready, True once the location is classified.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -58,12 +64,6 @@ type ProcessingLocationStatus struct {
 	// workloadCount is the number of workloads currently sending personal data here.
 	// +optional
 	WorkloadCount int32 `json:"workloadCount,omitempty"`
-
-	// conditions: Ready is True once the location is classified.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // ProcessingLocation is a place where personal data is stored or processed: a
@@ -82,6 +82,7 @@ type ProcessingLocationStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProcessingLocation struct {
 	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 

@@ -125,20 +125,27 @@ type CountryOverride struct {
 // PolicySummary counts what the operator sees across the cluster.
 type PolicySummary struct {
 	// workloads is the number of workloads evaluated.
+	// +required
 	Workloads int32 `json:"workloads"`
 	// compliant is the number of workloads whose every flow is Compliant.
+	// +required
 	Compliant int32 `json:"compliant"`
 	// warnings is the number of workloads whose worst finding is a Warning.
+	// +required
 	Warnings int32 `json:"warnings"`
 	// violations is the number of workloads with at least one Violation.
+	// +required
 	Violations int32 `json:"violations"`
 	// undeclared is the number of workloads that declare neither the
 	// Subprocessors they send personal data to (or none) nor the data
 	// categories they send, whatever the policy's requireDeclaration.
+	// +required
 	Undeclared int32 `json:"undeclared"`
 	// subprocessors is the number of Subprocessors.
+	// +required
 	Subprocessors int32 `json:"subprocessors"`
 	// uncoveredTransfers is the number of Subprocessor transfer routes not covered.
+	// +required
 	UncoveredTransfers int32 `json:"uncoveredTransfers"`
 	// subprocessorsByState counts Subprocessors by state.
 	// +optional
@@ -150,6 +157,12 @@ type PolicySummary struct {
 
 // ResidencyPolicyStatus is the cluster's compliance summary.
 type ResidencyPolicyStatus struct {
+	// conditions holds Ready, True when the policy is in force.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -157,12 +170,6 @@ type ResidencyPolicyStatus struct {
 	// summary counts workloads, subprocessors and transfers.
 	// +optional
 	Summary *PolicySummary `json:"summary,omitempty"`
-
-	// conditions: Ready is True when the policy is in force.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // ResidencyPolicy holds the organisation's residency rules. There is one, named "default".
@@ -181,6 +188,7 @@ type ResidencyPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ResidencyPolicy struct {
 	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 

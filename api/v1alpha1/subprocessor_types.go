@@ -201,6 +201,12 @@ type Transfer struct {
 
 // SubprocessorStatus is the subprocessor's standing as of now.
 type SubprocessorStatus struct {
+	// conditions holds Ready, TransfersCovered, ObjectionPeriodElapsed and ReferencesResolved.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -226,12 +232,6 @@ type SubprocessorStatus struct {
 	// workloadCount is the number of workloads currently sending data here.
 	// +optional
 	WorkloadCount int32 `json:"workloadCount,omitempty"`
-
-	// conditions: Ready, TransfersCovered, ObjectionPeriodElapsed, ReferencesResolved.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Subprocessor is a vendor that processes personal data on the organisation's
@@ -249,6 +249,7 @@ type SubprocessorStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Subprocessor struct {
 	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 

@@ -95,6 +95,12 @@ const (
 
 // TransferBasisStatus is the state of the basis as of now.
 type TransferBasisStatus struct {
+	// conditions holds Ready, True when the state is Valid.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status was computed from.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -114,12 +120,6 @@ type TransferBasisStatus struct {
 	// subprocessorCount is the number of Subprocessors that name this basis.
 	// +optional
 	SubprocessorCount int32 `json:"subprocessorCount,omitempty"`
-
-	// conditions: Ready is True when the state is Valid.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // TransferBasis is a legal ground for transferring personal data to third
@@ -136,6 +136,7 @@ type TransferBasisStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TransferBasis struct {
 	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 

@@ -564,7 +564,6 @@ func fileName(o object) string {
 	case "CustomResourceDefinition":
 		k, n = "crd", strings.SplitN(name(o), ".", 2)[0]
 	case "Namespace":
-		n = "namespace"
 		return "namespace.yaml"
 	}
 	return k + "_" + n + ".yaml"

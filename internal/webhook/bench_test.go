@@ -249,7 +249,7 @@ func asAdmitted(tb testing.TB, d *appsv1.Deployment) *appsv1.Deployment {
 		tb.Fatal(err)
 	}
 	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl-client-side-apply", Operation: metav1.ManagedFieldsOperationUpdate,
-		APIVersion: "apps/v1", Time: &metav1.Time{Time: testNow}, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields}}}
+		APIVersion: "apps/v1", Time: &metav1.Time{Time: testNow}, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(string(fields))}}
 	return d
 }
 

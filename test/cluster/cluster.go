@@ -393,7 +393,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--tls-private-key-file=" + ca.path("apiserver.key"),
 		"--client-ca-file=" + ca.path("ca.crt"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + ca.path("sa.pub"),
+		"--service-account-key-file=" + ca.path("sa.key"), // its public half verifies the tokens
 		"--service-account-signing-key-file=" + ca.path("sa.key"),
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--authorization-mode=Node,RBAC",

@@ -38,7 +38,7 @@ func TestPKI(t *testing.T) {
 	if admin.Subject.CommonName != "kubernetes-admin" || strings.Join(admin.Subject.Organization, ",") != "system:masters" {
 		t.Errorf("admin subject %v", admin.Subject)
 	}
-	for _, f := range []string{"sa.key", "sa.pub", "ca.key"} {
+	for _, f := range []string{"sa.key", "ca.key"} {
 		if _, err := os.Stat(p.path(f)); err != nil {
 			t.Error(err)
 		}

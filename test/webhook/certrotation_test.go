@@ -137,7 +137,9 @@ func TestCertRotationWithLeastPrivilege(t *testing.T) {
 		t.Errorf("the rotation's own Secret: %v", err)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Errorf("manager: %v", err)
+	}
 }
 
 // kubelet plays the kubelet's part: it projects the Secret into the

@@ -21,18 +21,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +37,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/dataresidency/operator/internal/testcerts"
 )
 
 func main() {
@@ -113,84 +108,18 @@ func ports(args []string) error {
 }
 
 // certs writes a throw-away CA (ca.crt) and a serving certificate signed by
-// it for 127.0.0.1 and localhost (tls.crt, tls.key) into dir: what the
-// manager serves with --webhook-cert-dir and the API server trusts through
-// the caBundle.
+// it for 127.0.0.1 and localhost (tls.crt, tls.key) into dir
+// (internal/testcerts): what the manager serves with --webhook-cert-dir and
+// the API server trusts through the caBundle.
 func certs(args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: democtl certs DIR")
 	}
-	dir := args[0]
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err := testcerts.NewLocalServing()
 	if err != nil {
 		return err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "dataresidency-demo-ca"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		name, typ string
-		der       []byte
-		mode      os.FileMode
-	}{
-		{"ca.crt", "CERTIFICATE", caDER, 0o644},
-		{"tls.crt", "CERTIFICATE", der, 0o644},
-		{"tls.key", "EC PRIVATE KEY", keyDER, 0o600},
-	} {
-		b := pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der})
-		if err := os.WriteFile(filepath.Join(dir, f.name), b, f.mode); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		panic(err)
-	}
-	return n
+	return s.WriteDir(args[0])
 }
 
 // webhookConfig prints the ValidatingWebhookConfiguration of the manifests

@@ -69,6 +69,7 @@ import (
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/controllers"
+	"github.com/dataresidency/operator/internal/testcerts"
 	"github.com/dataresidency/operator/internal/testenv"
 	"github.com/dataresidency/operator/test/cluster"
 )
@@ -230,10 +231,14 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	// The operator, serving the webhook from a certificate made here.
 	certDir := filepath.Join(dir, "certs")
-	caPEM, err := writeServingCert(certDir)
+	serving, err := testcerts.NewLocalServing()
 	if err != nil {
 		return nil, err
 	}
+	if err := serving.WriteDir(certDir); err != nil {
+		return nil, err
+	}
+	caPEM := serving.CAPEM
 	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
