@@ -3,15 +3,16 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,16 +39,18 @@ type WorkloadKind struct {
 	NewList func() client.ObjectList
 }
 
-// WorkloadKinds are the kinds the operator evaluates.
-var WorkloadKinds = []WorkloadKind{
-	{"Pod", func() client.Object { return &corev1.Pod{} }, func() client.ObjectList { return &corev1.PodList{} }},
-	{"Deployment", func() client.Object { return &appsv1.Deployment{} }, func() client.ObjectList { return &appsv1.DeploymentList{} }},
-	{"StatefulSet", func() client.Object { return &appsv1.StatefulSet{} }, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
-	{"DaemonSet", func() client.Object { return &appsv1.DaemonSet{} }, func() client.ObjectList { return &appsv1.DaemonSetList{} }},
-	{"ReplicaSet", func() client.Object { return &appsv1.ReplicaSet{} }, func() client.ObjectList { return &appsv1.ReplicaSetList{} }},
-	{"Job", func() client.Object { return &batchv1.Job{} }, func() client.ObjectList { return &batchv1.JobList{} }},
-	{"CronJob", func() client.Object { return &batchv1.CronJob{} }, func() client.ObjectList { return &batchv1.CronJobList{} }},
-}
+// WorkloadKinds are the kinds the operator evaluates (residency's registry).
+var WorkloadKinds = func() []WorkloadKind {
+	var out []WorkloadKind
+	for _, k := range residency.WorkloadKinds() {
+		out = append(out, WorkloadKind{
+			Kind:    k.Kind,
+			New:     func() client.Object { return k.New().(client.Object) },
+			NewList: func() client.ObjectList { return k.NewList().(client.ObjectList) },
+		})
+	}
+	return out
+}()
 
 // IndexWorkloadConfigMaps indexes workloads by the ConfigMaps their pod spec references.
 const IndexWorkloadConfigMaps = "residency.configMaps"
@@ -81,14 +84,12 @@ func OwnedByWorkload(obj metav1.Object) bool {
 	if ref == nil {
 		return false
 	}
-	gv := ref.APIVersion
-	switch ref.Kind {
-	case "ReplicaSet", "StatefulSet", "DaemonSet", "Deployment":
-		return gv == "apps/v1"
-	case "Job", "CronJob":
-		return gv == "batch/v1"
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return false
 	}
-	return false
+	k, ok := residency.LookupWorkloadKind(ref.Kind)
+	return ok && k.Group == gv.Group && k.Version == gv.Version
 }
 
 // Owners tells whether a workload is reported through its owner: it names one
@@ -138,7 +139,8 @@ type WorkloadReconciler struct {
 	Owners *Owners
 }
 
-// +kubebuilder:rbac:groups="",resources=pods;configmaps;services;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;replicationcontrollers;configmaps;services;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
 
@@ -186,6 +188,8 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		Locations:   locationsOf(snap, res),
 		Regions:     residency.PlacementRegions(w.PodSpec),
 		Enforcement: string(pol.Enforcement(nsLabels)),
+		// Read after Evaluate: whether discovery's answers depended on the cluster.
+		ClusterFacts: state.Relied(w.Context.Cluster),
 	}
 	prev := r.Store.Set(entry, r.State.Now())
 	if res.Verdict == residency.Violation && (prev == nil || !sameViolations(prev.Result, res)) {
@@ -316,6 +320,16 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(ns, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetName()))
 		}), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// A Namespace that comes or goes changes whether "svc.<namespace>"
+		// names a Service or a host; an Ingress's hosts are the cluster's own
+		// public names: the workloads with discovered endpoints, and those whose
+		// discovery left a name out because of them, are judged again.
+		Watches(ns, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
+		}), builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
+		}), builder.WithPredicates(ingressHostsChanged{})).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadConfigMaps: o.GetName()})
 		})).
@@ -382,3 +396,11 @@ func (externalNameChanged) Update(e event.UpdateEvent) bool {
 	return o.Spec.Type != n.Spec.Type || o.Spec.ExternalName != n.Spec.ExternalName
 }
 func (externalNameChanged) Generic(event.GenericEvent) bool { return false }
+
+// ingressHostsChanged passes Ingress events that change the hosts it serves.
+type ingressHostsChanged struct{ predicate.Funcs }
+
+func (ingressHostsChanged) Update(e event.UpdateEvent) bool {
+	return !slices.Equal(state.IngressHosts(e.ObjectOld), state.IngressHosts(e.ObjectNew))
+}
+func (ingressHostsChanged) Generic(event.GenericEvent) bool { return false }

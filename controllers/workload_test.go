@@ -287,7 +287,7 @@ func TestInvalidationReachesOnlyAffectedWorkloads(t *testing.T) {
 	c, _ := startManager(t)
 	ns := "t9-shop"
 	mailer := subprocessor("t9-mailer", []string{"t9-us"}, []string{"t9-mailer-scc"})
-	mailer.Spec.Egress = &v1alpha1.Egress{Hosts: []string{"*.mailer.example"}}
+	mailer.Spec.Egress = &v1alpha1.Egress{Hosts: []string{"*.mailer.eu"}}
 	create(t, &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}},
 		namespace(ns, "audit"), location("t9-us", "US"), location("t9-de", "DE"),
 		basis("t9-mailer-scc", v1alpha1.MechanismStandardContractualClauses, "US"),
@@ -295,7 +295,7 @@ func TestInvalidationReachesOnlyAffectedWorkloads(t *testing.T) {
 		mailer,
 		subprocessor("t9-crm", []string{"t9-us"}, []string{"t9-crm-scc"}),
 		subprocessor("t9-hosting", []string{"t9-de"}, nil),
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mail-settings"}, Data: map[string]string{"SMTP_HOST": "smtp.mailer.example"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mail-settings"}, Data: map[string]string{"SMTP_HOST": "smtp.mailer.eu"}},
 	)
 	withConfigMap := deployment(ns, "newsletter", nil)
 	withConfigMap.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mail-settings"}}}}
@@ -380,7 +380,7 @@ func TestInvalidationReachesOnlyAffectedWorkloads(t *testing.T) {
 	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "mail-settings"}, cm); err != nil {
 		t.Fatal(err)
 	}
-	cm.Data["SMTP_HOST"] = "smtp.unknown-mail.example"
+	cm.Data["SMTP_HOST"] = "smtp.unknown-mail.io"
 	if err := k8s.Update(context.Background(), cm); err != nil {
 		t.Fatal(err)
 	}

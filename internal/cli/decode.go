@@ -12,10 +12,10 @@ import (
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -111,6 +111,9 @@ type Bundle struct {
 	ConfigMaps map[string]map[string]map[string]string
 	// ExternalNames maps "name.namespace" of an ExternalName Service to its target.
 	ExternalNames map[string]string
+	// ServedHosts are the hosts the input's Ingresses and Gateway API routes
+	// serve (residency.ServingKeys' spelling: "*.shop.io" for a wildcard).
+	ServedHosts map[string]bool
 
 	Errors  []*InputError
 	Notices []Notice
@@ -162,7 +165,18 @@ func newBundle() *Bundle {
 		NamespaceOrigins: map[string]Origin{},
 		ConfigMaps:       map[string]map[string]map[string]string{},
 		ExternalNames:    map[string]string{},
+		ServedHosts:      map[string]bool{},
 	}
+}
+
+// ClusterFacts answers discovery's questions about the cluster from the
+// input: its Namespaces and the hosts its Ingresses and routes serve.
+func (b *Bundle) ClusterFacts() residency.ClusterFacts {
+	ns := make(map[string]bool, len(b.Namespaces))
+	for n := range b.Namespaces {
+		ns[n] = true
+	}
+	return residency.KnownFacts{Namespaces: ns, Hosts: b.ServedHosts}
 }
 
 // Load reads the -f arguments. Errors are collected in the Bundle (bad input);
@@ -235,7 +249,9 @@ func (l *loader) readSource(s source) {
 			continue
 		}
 		kept, parsed = append(kept, d), append(parsed, p)
-		if p.obj != nil && (p.obj["apiVersion"] != nil || p.obj["kind"] != nil) {
+		// A document that is not even YAML may be a manifest with a typo:
+		// found in a directory walk it is bad input, not a skipped file.
+		if p.syntax || p.obj != nil && (p.obj["apiVersion"] != nil || p.obj["kind"] != nil) {
 			typed = true
 		}
 	}
@@ -264,7 +280,9 @@ type parsedDoc struct {
 	json []byte
 	err  *InputError
 	null bool
-	tree *docTree
+	// syntax: the document is not valid YAML (err says where).
+	syntax bool
+	tree   *docTree
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
@@ -278,12 +296,13 @@ func parseDocument(d *document) (p parsedDoc) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			p = parsedDoc{err: origin(fmt.Sprintf("cannot be decoded (the YAML parser failed: %v)", r)), tree: p.tree}
+			p = parsedDoc{err: origin(fmt.Sprintf("cannot be decoded (the YAML parser failed: %v)", r)), syntax: true, tree: p.tree}
 		}
 	}()
 	js, err := yaml.YAMLToJSON(d.raw)
 	if err != nil {
 		p.err = origin(yamlErrorMessage(err, d.offset, d.offset+bytes.Count(d.raw, []byte("\n"))-1))
+		p.syntax = true
 		return p
 	}
 	js = bytes.TrimSpace(js)
@@ -399,7 +418,7 @@ func (l *loader) handleObject(o Origin, tree *docTree, base *yamlv3.Node, obj ma
 	switch {
 	case gv.Group == v1alpha1.GroupVersion.Group:
 		l.handleResidency(o, tree, base, gv, kind, obj)
-	case workloadKinds[kind] && knownWorkloadGroups[gv.Group]:
+	case isWorkloadKind(kind) && knownWorkloadGroups[gv.Group]:
 		l.handleWorkload(o, tree, base, gv, kind, name, obj)
 	case gv.Group == "" && gv.Version == "v1":
 		switch kind {
@@ -411,6 +430,10 @@ func (l *loader) handleObject(o Origin, tree *docTree, base *yamlv3.Node, obj ma
 			l.handleService(o, tree, base, name, obj)
 		}
 		// Secrets and everything else are not read.
+	case gv.Group == networkingv1.GroupName && kind == "Ingress":
+		l.handleIngress(o, tree, base, name, obj)
+	case gv.Group == gatewayGroup && routeKinds[kind]:
+		l.handleRoute(o, tree, base, kind, name, obj)
 	}
 }
 
@@ -484,42 +507,19 @@ func metadataString(obj map[string]interface{}, key string) string {
 	return s
 }
 
-// workloadKinds are the kinds the engine evaluates; knownWorkloadGroups are the
-// groups they live in, now or in the past (extensions/v1beta1 Deployments).
-var (
-	workloadKinds = map[string]bool{
-		"Pod": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true,
-		"ReplicaSet": true, "Job": true, "CronJob": true,
-	}
-	knownWorkloadGroups = map[string]bool{"": true, "apps": true, "batch": true, "extensions": true}
-	workloadAPIVersion  = map[string]string{
-		"Pod": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
-		"ReplicaSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
-	}
-)
+// knownWorkloadGroups are the groups the governed workload kinds
+// (residency.WorkloadKinds) live in, now or in the past (extensions/v1beta1
+// Deployments).
+var knownWorkloadGroups = map[string]bool{"": true, "apps": true, "batch": true, "extensions": true}
 
-func newWorkloadObject(kind string) runtime.Object {
-	switch kind {
-	case "Pod":
-		return &corev1.Pod{}
-	case "Deployment":
-		return &appsv1.Deployment{}
-	case "StatefulSet":
-		return &appsv1.StatefulSet{}
-	case "DaemonSet":
-		return &appsv1.DaemonSet{}
-	case "ReplicaSet":
-		return &appsv1.ReplicaSet{}
-	case "Job":
-		return &batchv1.Job{}
-	case "CronJob":
-		return &batchv1.CronJob{}
-	}
-	return nil
+func isWorkloadKind(kind string) bool {
+	_, ok := residency.LookupWorkloadKind(kind)
+	return ok
 }
 
 func (l *loader) handleWorkload(o Origin, tree *docTree, base *yamlv3.Node, gv schema.GroupVersion, kind, name string, obj map[string]interface{}) {
-	want := workloadAPIVersion[kind]
+	wk, _ := residency.LookupWorkloadKind(kind)
+	want := wk.APIVersion()
 	if gv.String() != want {
 		// A workload under an API that no current cluster serves (extensions/v1beta1,
 		// batch/v1beta1) or a typo: skipping it would let it escape the scan.
@@ -527,12 +527,17 @@ func (l *loader) handleWorkload(o Origin, tree *docTree, base *yamlv3.Node, gv s
 			Msg: fmt.Sprintf("%s %s is not served by current Kubernetes versions: use %s", gv.String(), kind, want)})
 		return
 	}
-	target := newWorkloadObject(kind)
+	target := wk.New()
 	if err := l.decodeTyped(obj, target); err != nil {
 		l.fail(&InputError{File: o.File, Document: o.Document, Item: o.Item, Line: o.Line, Kind: kind, Name: name, Msg: err.Error()})
 		return
 	}
 	meta := target.(metav1.Object)
+	if meta.GetName() == "" && meta.GetGenerateName() != "" {
+		// `kubectl create` accepts it and the API server names it; reported
+		// as the webhook reports it: the prefix and a star.
+		meta.SetName(meta.GetGenerateName() + "*")
+	}
 	if meta.GetName() == "" {
 		l.fail(&InputError{File: o.File, Document: o.Document, Item: o.Item, Line: o.Line, Kind: kind, Field: "metadata.name", Msg: "Required value"})
 		return
@@ -643,6 +648,41 @@ func (l *loader) handleService(o Origin, tree *docTree, base *yamlv3.Node, name 
 	}
 	if svc.Spec.ExternalName != "" {
 		l.b.ExternalNames[svc.Metadata.Name+"."+ns] = svc.Spec.ExternalName
+	}
+}
+
+// gatewayGroup is the Gateway API's group; routeKinds are its route kinds
+// that name the hosts they serve (spec.hostnames).
+const gatewayGroup = "gateway.networking.k8s.io"
+
+var routeKinds = map[string]bool{"HTTPRoute": true, "GRPCRoute": true, "TLSRoute": true}
+
+// handleIngress records the hosts an Ingress serves: a workload's own public
+// name (APP_URL) is not egress.
+func (l *loader) handleIngress(o Origin, tree *docTree, base *yamlv3.Node, name string, obj map[string]interface{}) {
+	var ing networkingv1.Ingress
+	slim := map[string]interface{}{"metadata": obj["metadata"], "spec": obj["spec"]}
+	if err := l.decodeTyped(slim, &ing); err != nil {
+		l.fail(l.located(o, tree, base, "Ingress", name, "", err.Error()))
+		return
+	}
+	for _, h := range residency.IngressHosts(&ing) {
+		l.b.ServedHosts[h] = true
+	}
+}
+
+// handleRoute records the hostnames a Gateway API route serves. The Gateway
+// API's types are not a dependency: spec.hostnames is all that is read.
+func (l *loader) handleRoute(o Origin, tree *docTree, base *yamlv3.Node, kind, name string, obj map[string]interface{}) {
+	hosts, _, err := unstructured.NestedStringSlice(obj, "spec", "hostnames")
+	if err != nil {
+		l.fail(l.located(o, tree, base, kind, name, "spec.hostnames", "must be a list of host names"))
+		return
+	}
+	for _, h := range hosts {
+		if h != "" {
+			l.b.ServedHosts[strings.ToLower(h)] = true
+		}
 	}
 }
 

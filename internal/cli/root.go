@@ -209,7 +209,7 @@ func newScanCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "scan -f PATH... [-o table|json|sarif] [--at DATE]",
 		Short: "Evaluate the workloads in manifests against the residency objects in the same input",
 		Long: `scan reads Kubernetes manifests (multi-document YAML or JSON; Lists are unpacked) and
-evaluates every Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob
+evaluates every Pod, ReplicationController, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob
 against the ProcessingLocations, TransferBases, Subprocessors and ResidencyPolicy
 found in the same input. Namespaces give each result its enforcement mode;
 ConfigMaps and ExternalName Services feed endpoint discovery. Other kinds are
@@ -263,7 +263,7 @@ the document and the field), 3 other errors.`,
 					fmt.Fprintln(stderr, "warning: the input holds no residency objects (ProcessingLocation, TransferBasis, Subprocessor, ResidencyPolicy): add your catalog with -f")
 				}
 				if len(b.Workloads) == 0 {
-					fmt.Fprintln(stderr, "note: the input holds no workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)")
+					fmt.Fprintln(stderr, "note: the input holds no workloads (Pod, ReplicationController, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)")
 				}
 			}
 			switch output {

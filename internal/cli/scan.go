@@ -146,6 +146,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 		Namespace:     w.Namespace,
 		ConfigMaps:    b.ConfigMaps[w.Namespace],
 		ExternalNames: b.ExternalNames,
+		Cluster:       b.ClusterFacts(),
 	}
 	wl.NamespaceLabels = b.Namespaces[w.Namespace]
 	res := snap.Evaluate(wl)

@@ -44,6 +44,10 @@ type Entry struct {
 	Since time.Time
 	// Evaluations counts how often the workload was evaluated by this process.
 	Evaluations uint64
+	// ClusterFacts is true when discovery left a name out because of a fact
+	// of the cluster (a Namespace exists, an Ingress serves the host): a
+	// change of those facts can move the workload.
+	ClusterFacts bool
 }
 
 // Change tells listeners what a Set or Delete touched.
@@ -188,6 +192,20 @@ func (s *Store) UsingSubprocessors(kind string, names ...string) []Key {
 // InRegions returns the workloads of a kind pinned to any of the regions.
 func (s *Store) InRegions(kind string, regions ...string) []Key {
 	return s.lookup(s.byReg, kind, regions)
+}
+
+// ReliedOnCluster returns the workloads of a kind whose discovery left a name
+// out because of a fact of the cluster (Entry.ClusterFacts).
+func (s *Store) ReliedOnCluster(kind string) []Key {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Key
+	for k, e := range s.entries {
+		if k.Kind == kind && e.ClusterFacts {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // WithEndpoints returns the workloads of a kind with a finding about a

@@ -1,11 +1,11 @@
 package residency
 
 import (
-	"net/netip"
+	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // PodContext is what discovery may look at beyond the pod spec. Secrets are
@@ -13,22 +13,45 @@ import (
 type PodContext struct {
 	// Namespace is the pod's namespace; single-label service names resolve in it.
 	Namespace string
-	// ConfigMaps maps a ConfigMap name to its data, in the pod's namespace.
-	// Absent means unknown or missing: nothing is discovered from it.
+	// ConfigMaps maps a ConfigMap name to its data, in the pod's namespace:
+	// those ReferencedConfigMaps names. Absent means unknown or missing:
+	// nothing is discovered from it.
 	ConfigMaps map[string]map[string]string
 	// ExternalNames maps "name.namespace" of an ExternalName Service to its spec.externalName.
 	ExternalNames map[string]string
+	// Cluster answers what discovery asks about the rest of the cluster; nil
+	// means unknown, and names are judged by their form alone.
+	Cluster ClusterFacts
+}
+
+// ClusterFacts are the cluster-wide facts that tell a cluster name from a
+// host of the internet. Host names are passed lower-case, without trailing dot.
+type ClusterFacts interface {
+	// NamespaceExists reports whether a Namespace of that name exists: then
+	// "mysql.shop:3306" names Service mysql of namespace shop, although .shop
+	// is a top-level domain.
+	NamespaceExists(name string) bool
+	// ServesHost reports whether the cluster serves the host (an Ingress; in
+	// residencyctl's input also a Gateway API route): it is a workload's own
+	// public name (APP_URL, CORS_ORIGINS), not egress.
+	ServesHost(host string) bool
 }
 
 // Bounds on discovery: a pod spec (and the ConfigMaps it names) comes from
-// users and is read on the admission path.
+// users and is read on the admission path. Reaching one is reported
+// (DiscoveryIncomplete), never a silent cut.
 const (
 	// maxDiscoveredEndpoints bounds the endpoints discovered for one pod.
 	maxDiscoveredEndpoints = 512
-	// maxScannedValueBytes: longer values are configuration files, not endpoints.
-	maxScannedValueBytes = 16 << 10
-	// maxValueTokens: a value that splits into more tokens is not an endpoint list.
-	maxValueTokens = 128
+	// maxScannedValueBytes bounds one value: an environment value, an
+	// argument or a mounted file. A longer one is not read.
+	maxScannedValueBytes = 256 << 10
+	// maxScannedBytes bounds what is read for one pod, all values together.
+	maxScannedBytes = 1 << 20
+	// maxValueDepth bounds values nested in values: quoted, in JSON, key=value.
+	maxValueDepth = 4
+	// maxNotes bounds the places a DiscoveryIncomplete message names.
+	maxNotes = 3
 )
 
 // eachContainer calls fn for init containers, containers and ephemeral
@@ -43,11 +66,35 @@ func eachContainer(spec *PodSpec, fn func(*Container) bool) {
 	}
 }
 
+// volume returns the pod volume of that name, or nil.
+func (s *PodSpec) volume(name string) *Volume {
+	for i := range s.Volumes {
+		if s.Volumes[i].Name == name {
+			return &s.Volumes[i]
+		}
+	}
+	return nil
+}
+
+// eachConfigMap calls fn for the volume's ConfigMap sources, in order.
+func (v *Volume) eachConfigMap(fn func(*ConfigMapVolume)) {
+	if v.ConfigMap != nil {
+		fn(v.ConfigMap)
+	}
+	if v.Projected != nil {
+		for i := range v.Projected.Sources {
+			if cm := v.Projected.Sources[i].ConfigMap; cm != nil {
+				fn(cm)
+			}
+		}
+	}
+}
+
 // ReferencedConfigMaps returns, sorted and deduplicated, the names of the
-// ConfigMaps the pod spec references through env valueFrom.configMapKeyRef and
-// envFrom.configMapRef, in all containers, init containers and ephemeral
-// containers (volumes are not read): the ConfigMaps a caller should put in
-// PodContext.ConfigMaps.
+// ConfigMaps the pod spec references through env valueFrom.configMapKeyRef,
+// envFrom.configMapRef and volumes (configMap, or projected configMap
+// sources) that a container mounts, in all containers, init containers and
+// ephemeral containers: the ConfigMaps a caller should put in PodContext.ConfigMaps.
 func ReferencedConfigMaps(spec *PodSpec) []string {
 	if spec == nil {
 		return nil
@@ -64,6 +111,15 @@ func ReferencedConfigMaps(spec *PodSpec) []string {
 				names = append(names, ref.Name)
 			}
 		}
+		for i := range c.VolumeMounts {
+			if v := spec.volume(c.VolumeMounts[i].Name); v != nil {
+				v.eachConfigMap(func(cm *ConfigMapVolume) {
+					if cm.Name != "" {
+						names = append(names, cm.Name)
+					}
+				})
+			}
+		}
 		return true
 	})
 	return sortedUnique(names)
@@ -71,46 +127,115 @@ func ReferencedConfigMaps(spec *PodSpec) []string {
 
 // DiscoverEgress finds the external endpoints a pod talks to, deduplicated by
 // String(), in a deterministic order: containers as listed (init, regular,
-// ephemeral), and in each the envFrom ConfigMaps (keys sorted) before env.
+// ephemeral), and in each the envFrom ConfigMaps (keys sorted), env, command,
+// args, then the files of the ConfigMaps it mounts (mounts as listed, files
+// sorted by path).
 //
 // Only what the container really sees is read: an envFrom key overridden by a
 // later envFrom source or by env, or an env entry overridden by a later one of
-// the same name, is skipped. A value is an endpoint, or a comma, semicolon or
-// space separated list of them, when it is a URL, host:port, a fully qualified
-// host name or an IP address; cluster-internal names and non-public addresses
-// are not egress, except that a name of an ExternalName Service yields the
-// service's externalName. A name is only egress under a public top-level
-// domain: "kafka-0.kafka:9092" or "http://otel.observability:4317" reach a
-// Service through the cluster's search domains.
+// the same name, is skipped; $(VAR) references are expanded as the kubelet
+// does. A value is read as a whole when it is quoted, JSON, an Oracle Net
+// descriptor or a key=value connection string, and otherwise as a list of
+// entries (separated by commas, semicolons or white space), each judged
+// alone: a URL (multi-host ones too), host:port, a JDBC, MySQL or scp-like
+// address, a fully qualified host name or an IP address. Cluster-internal
+// names, reserved names (RFC 2606, RFC 6761) and non-public addresses are not
+// egress, except that a name of an ExternalName Service yields the service's
+// externalName. A name is only egress under a public top-level domain:
+// "kafka-0.kafka:9092" or "http://otel.observability:4317" reach a Service
+// through the cluster's search domains. docs/workloads.md says what is read.
 func DiscoverEgress(spec *PodSpec, ctx PodContext) []Endpoint {
-	out := discoverEgressInto(nil, spec, ctx)
+	out, _ := discoverEgressInto(nil, spec, ctx)
 	if len(out) == 0 {
 		return nil
 	}
 	return out
 }
 
-// discoverEgressInto is DiscoverEgress appending to dst.
-func discoverEgressInto(dst []Endpoint, spec *PodSpec, ctx PodContext) []Endpoint {
+// discoverEgressInto is DiscoverEgress appending to dst. It also returns, when
+// a bound stopped discovery or kept a value from being read, where and why:
+// the endpoints found are then not all the pod's.
+func discoverEgressInto(dst []Endpoint, spec *PodSpec, ctx PodContext) ([]Endpoint, []string) {
 	if spec == nil {
-		return dst
+		return dst, nil
 	}
-	d := discoverer{ctx: ctx, out: dst, base: len(dst)}
+	d := discoverer{ctx: ctx, spec: spec, out: dst, base: len(dst)}
 	eachContainer(spec, func(c *Container) bool {
-		if d.full() {
-			return false
-		}
 		d.container(c)
-		return true
+		return !d.stopped
 	})
-	return d.out
+	if d.moreNotes > 0 {
+		d.notes = append(d.notes, fmt.Sprintf("and %d more", d.moreNotes))
+	}
+	return d.out, d.notes
 }
 
 type discoverer struct {
-	ctx PodContext
-	out []Endpoint
+	ctx  PodContext
+	spec *PodSpec
+	out  []Endpoint
 	// base is where this pod's endpoints start in out.
 	base int
+	// scanned counts the bytes of the values read so far (maxScannedBytes).
+	scanned int
+	// stopped is set when a bound ends discovery.
+	stopped bool
+	// src is where the value being read comes from.
+	src valueSource
+	// notes say where bounds kept values from being read; moreNotes counts
+	// those beyond maxNotes.
+	notes     []string
+	moreNotes int
+}
+
+// note records that a bound kept something from being read.
+func (d *discoverer) note(msg string) {
+	if len(d.notes) < maxNotes {
+		d.notes = append(d.notes, msg)
+		return
+	}
+	d.moreNotes++
+}
+
+// stop ends discovery, saying why.
+func (d *discoverer) stop(msg string) {
+	if !d.stopped {
+		d.stopped = true
+		d.note(msg)
+	}
+}
+
+// budget accounts for a value of n bytes about to be read, and reports
+// whether it may be.
+func (d *discoverer) budget(n int) bool {
+	switch {
+	case d.stopped:
+		return false
+	case n > maxScannedValueBytes:
+		d.note(fmt.Sprintf("%s is %d bytes, over the %d read per value: not read", &d.src, n, maxScannedValueBytes))
+		return false
+	case d.scanned+n > maxScannedBytes:
+		d.stop(fmt.Sprintf("read %d bytes, the most read per workload: stopped at %s", d.scanned, &d.src))
+		return false
+	}
+	d.scanned += n
+	return true
+}
+
+// add records an endpoint found in a value named key, unless it is known
+// already or the key lists who may call in (keyInbound).
+func (d *discoverer) add(ep Endpoint, key valueKey) {
+	if d.stopped || d.seen(&ep) || key.class() == keyInbound {
+		return
+	}
+	if len(d.out)-d.base >= maxDiscoveredEndpoints {
+		d.stop(fmt.Sprintf("found more than %d endpoints, the most read per workload: stopped at %s", maxDiscoveredEndpoints, &d.src))
+		return
+	}
+	if ep.Source == "" {
+		ep.Source = d.src.String()
+	}
+	d.out = append(d.out, ep)
 }
 
 // envIndexes are the maps from env name to its last index that containers
@@ -133,8 +258,6 @@ func (d *discoverer) seen(ep *Endpoint) bool {
 	}
 	return false
 }
-
-func (d *discoverer) full() bool { return len(d.out)-d.base >= maxDiscoveredEndpoints }
 
 func (d *discoverer) container(c *Container) {
 	// Names set by env: they override every envFrom source; and the last
@@ -174,9 +297,24 @@ func (d *discoverer) container(c *Container) {
 		}
 		return false
 	}
+	// $(VAR) references, expanded only when a value has one.
+	var x *envExpander
+	expand := func(v string, before int) (string, bool) {
+		if strings.IndexByte(v, '$') < 0 {
+			return v, true
+		}
+		if x == nil {
+			x = &envExpander{ctx: &d.ctx, c: c}
+		}
+		out, ok := x.expand(v, before)
+		if !ok {
+			d.note(fmt.Sprintf("%s expands to more than %d bytes: not read", &d.src, maxScannedValueBytes))
+		}
+		return out, ok
+	}
 	// envFrom: the last source that defines a name wins. Walk backwards to know
 	// what later sources define, then emit forwards.
-	type kv struct{ cm, key, value string }
+	type kv struct{ cm, key, name, value string }
 	var perSource [][]kv
 	var definedLater map[string]struct{}
 	if len(c.EnvFrom) > 0 {
@@ -205,7 +343,7 @@ func (d *discoverer) container(c *Container) {
 			if _, ok := definedLater[name]; ok {
 				continue
 			}
-			perSource[i] = append(perSource[i], kv{ef.ConfigMapRef.Name, k, data[k]})
+			perSource[i] = append(perSource[i], kv{ef.ConfigMapRef.Name, k, name, data[k]})
 		}
 		for _, k := range keys {
 			definedLater[ef.Prefix+k] = struct{}{}
@@ -213,475 +351,184 @@ func (d *discoverer) container(c *Container) {
 	}
 	for _, src := range perSource {
 		for _, e := range src {
-			if d.full() {
-				return
-			}
-			d.value(e.value, valueSource{configMap: e.cm, key: e.key, container: c.Name})
+			d.src = valueSource{kind: sourceConfigMapKey, configMap: e.cm, key: e.key, container: c.Name}
+			d.readTop(e.value, e.name)
 		}
 	}
 	for i := range c.Env {
-		if d.full() {
-			return
-		}
 		ev := &c.Env[i]
 		if !isLast(i) {
 			continue
 		}
 		switch {
 		case ev.ValueFrom == nil:
-			d.value(ev.Value, valueSource{key: ev.Name, container: c.Name})
+			d.src = valueSource{kind: sourceEnv, key: ev.Name, container: c.Name}
+			if v, ok := expand(ev.Value, i); ok {
+				d.readTop(v, ev.Name)
+			}
 		case ev.ValueFrom.ConfigMapKeyRef != nil:
 			ref := ev.ValueFrom.ConfigMapKeyRef
 			if v, ok := d.ctx.ConfigMaps[ref.Name][ref.Key]; ok {
-				d.value(v, valueSource{configMap: ref.Name, key: ref.Key, container: c.Name})
+				d.src = valueSource{kind: sourceConfigMapKey, configMap: ref.Name, key: ref.Key, container: c.Name}
+				d.readTop(v, ev.Name)
 			}
 		}
 	}
+	// The kubelet expands command and args with the container's whole environment.
+	for _, w := range [...]struct {
+		kind  sourceKind
+		words []string
+	}{{sourceCommand, c.Command}, {sourceArgs, c.Args}} {
+		if len(w.words) == 0 {
+			continue
+		}
+		d.src = valueSource{kind: w.kind, container: c.Name}
+		d.readWords(w.words, func(v string) (string, bool) { return expand(v, len(c.Env)) })
+	}
+	d.mountedFiles(c)
 }
 
-// tokenKind is what one token of a value turned out to be.
-type tokenKind int
+// readTop reads a value as the container sees it, named key.
+func (d *discoverer) readTop(v string, key string) {
+	if !d.budget(len(v)) || (!hasDotOrColon(v) && len(d.ctx.ExternalNames) == 0) {
+		return // see readValue: no endpoint without a dot or a colon
+	}
+	d.readValue(v, valueKey{name: key}, 0)
+}
+
+// readWords reads a command or its arguments: "--endpoint=https://x" is
+// read as a value named endpoint, "-h host" as a value named by its flag, and
+// any other word (a "sh -c" script too) as a value of its own.
+func (d *discoverer) readWords(words []string, expand func(string) (string, bool)) {
+	flag := ""
+	for _, w := range words {
+		w, ok := expand(w)
+		if !ok {
+			flag = ""
+			continue
+		}
+		if !d.budget(len(w)) {
+			return
+		}
+		if len(w) > 1 && w[0] == '-' && !strings.ContainsAny(w, " \t\n") {
+			if k, v, ok := strings.Cut(w, "="); ok {
+				d.readValue(v, valueKey{name: k}, 1)
+				flag = ""
+			} else {
+				flag = w
+			}
+			continue
+		}
+		d.readValue(w, valueKey{name: flag}, 0)
+		flag = ""
+	}
+}
+
+// mountedFiles reads the files of the ConfigMaps a container mounts.
+func (d *discoverer) mountedFiles(c *Container) {
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
+		v := d.spec.volume(m.Name)
+		if v == nil || d.stopped {
+			continue
+		}
+		v.eachConfigMap(func(cm *ConfigMapVolume) {
+			data, ok := d.ctx.ConfigMaps[cm.Name]
+			if !ok || d.stopped {
+				return
+			}
+			for _, f := range configMapFiles(cm, data) {
+				p, ok := mountedPath(m, f.path)
+				if !ok {
+					continue
+				}
+				d.src = valueSource{kind: sourceFile, configMap: cm.Name, key: f.key, path: p, container: c.Name}
+				if d.budget(len(data[f.key])) {
+					d.readFile(data[f.key], p)
+				}
+			}
+		})
+	}
+}
+
+// volumeFile is one file a ConfigMap volume holds: the key's data at a path
+// relative to the volume's root.
+type volumeFile struct{ path, key string }
+
+// configMapFiles lists the files a ConfigMap source projects, sorted by path:
+// each key under its own name, or the keys of items at their paths (an item
+// whose key the ConfigMap lacks makes no file).
+func configMapFiles(cm *ConfigMapVolume, data map[string]string) []volumeFile {
+	var files []volumeFile
+	if len(cm.Items) == 0 {
+		files = make([]volumeFile, 0, len(data))
+		for k := range data {
+			files = append(files, volumeFile{k, k})
+		}
+	} else {
+		for _, it := range cm.Items {
+			if _, ok := data[it.Key]; ok && it.Path != "" {
+				files = append(files, volumeFile{path.Clean(it.Path), it.Key})
+			}
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	return files
+}
+
+// mountedPath is where the container sees a file of the volume, if it does:
+// under the mount path, or at it when subPath selects the file.
+func mountedPath(m *VolumeMount, rel string) (string, bool) {
+	if m.SubPath == "" {
+		return path.Join(m.MountPath, rel), true
+	}
+	sub := path.Clean(m.SubPath)
+	switch {
+	case rel == sub:
+		return path.Clean(m.MountPath), true
+	case strings.HasPrefix(rel, sub+"/"):
+		return path.Join(m.MountPath, rel[len(sub)+1:]), true
+	}
+	return "", false
+}
+
+// sourceKind is where in the pod a value was read.
+type sourceKind uint8
 
 const (
-	// tokenOther: not endpoint-shaped (a word, a path, an e-mail address, JSON):
-	// a value with such a token is not an endpoint list at all.
-	tokenOther tokenKind = iota
-	// tokenQuiet: endpoint-shaped but not egress (cluster-internal, private, $(VAR)).
-	tokenQuiet
-	// tokenEndpoint: an external endpoint.
-	tokenEndpoint
+	sourceEnv          sourceKind = iota // a literal env value
+	sourceConfigMapKey                   // a ConfigMap key through env or envFrom
+	sourceFile                           // a ConfigMap key mounted as a file
+	sourceCommand                        // the container's command
+	sourceArgs                           // the container's args
 )
 
 // valueSource says where a value was read; it becomes Endpoint.Source only
 // when the value holds an endpoint.
 type valueSource struct {
-	configMap string // empty for a literal env value
+	kind      sourceKind
+	configMap string
 	key       string // the env var name, or the ConfigMap key
+	path      string // where a file is mounted
 	container string
+	str       string // String(), once built
 }
 
-func (s valueSource) String() string {
-	if s.configMap == "" {
-		return "env " + s.key + ` of container "` + s.container + `"`
+func (s *valueSource) String() string {
+	if s.str != "" {
+		return s.str
 	}
-	return `configmap "` + s.configMap + `" key ` + s.key + ` (container "` + s.container + `")`
-}
-
-// value discovers the endpoints in one environment value. Host names are
-// ASCII (IDNs are written in their xn-- form), so a value with other bytes is
-// text, not an endpoint list.
-func (d *discoverer) value(v string, src valueSource) {
-	if len(v) > maxScannedValueBytes {
-		return
+	switch s.kind {
+	case sourceEnv:
+		s.str = "env " + s.key + ` of container "` + s.container + `"`
+	case sourceConfigMapKey:
+		s.str = `configmap "` + s.configMap + `" key ` + s.key + ` (container "` + s.container + `")`
+	case sourceFile:
+		s.str = `configmap "` + s.configMap + `" mounted at ` + s.path + ` (container "` + s.container + `")`
+	case sourceCommand:
+		s.str = `command of container "` + s.container + `"`
+	case sourceArgs:
+		s.str = `args of container "` + s.container + `"`
 	}
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return
-	}
-	prose, shaped := false, false
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c >= utf8.RuneSelf:
-			return
-		case isASCIISpace(c):
-			prose = true
-		case c == '.' || c == ':':
-			shaped = true
-		}
-	}
-	// Every endpoint has a dot (a name under a TLD, an IPv4 address) or a
-	// colon (a port, an IPv6 address); only a Service name can lack both, and
-	// only ExternalName Services lead out of the cluster.
-	if !shaped && len(d.ctx.ExternalNames) == 0 {
-		return
-	}
-	var buf [4]Endpoint
-	eps := buf[:0]
-	n := 0
-	for rest := v; rest != ""; {
-		i := 0
-		for i < len(rest) && !isValueSeparator(rest[i]) {
-			i++
-		}
-		tok := rest[:i]
-		if i < len(rest) {
-			rest = rest[i+1:]
-		} else {
-			rest = ""
-		}
-		if tok == "" {
-			continue
-		}
-		if n == maxValueTokens {
-			return
-		}
-		n++
-		ep, kind := d.token(tok, prose)
-		switch kind {
-		case tokenOther:
-			return
-		case tokenEndpoint:
-			eps = append(eps, ep)
-		}
-	}
-	var source string
-	for i := range eps {
-		if d.full() {
-			return
-		}
-		if d.seen(&eps[i]) {
-			continue
-		}
-		if eps[i].Source == "" {
-			if source == "" {
-				source = src.String()
-			}
-			eps[i].Source = source
-		}
-		d.out = append(d.out, eps[i])
-	}
-}
-
-func isASCIISpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
-
-func isValueSeparator(c byte) bool { return c == ',' || c == ';' || isASCIISpace(c) }
-
-// token classifies one token of a value. In prose (a value with spaces) a bare
-// single word is a word, not a service name.
-func (d *discoverer) token(tok string, prose bool) (Endpoint, tokenKind) {
-	if strings.Contains(tok, "$(") || strings.Contains(tok, "${") {
-		return Endpoint{}, tokenQuiet // a reference to another variable, resolved elsewhere
-	}
-	if strings.Contains(tok, "://") {
-		host, port, ok := splitURL(tok)
-		if !ok {
-			return Endpoint{}, tokenOther
-		}
-		if host == "" {
-			return Endpoint{}, tokenQuiet // file:///path and the like
-		}
-		p := 0
-		if port != "" {
-			if p, ok = parsePort(port); !ok {
-				return Endpoint{}, tokenOther
-			}
-		}
-		return d.hostToken(tok, host, p)
-	}
-	if tok[0] == '[' {
-		host, port, ok := splitHostPort(tok)
-		if !ok {
-			return Endpoint{}, tokenOther
-		}
-		p := 0
-		if port != "" {
-			if p, ok = parsePort(port); !ok {
-				return Endpoint{}, tokenOther
-			}
-		}
-		return d.hostToken(tok, host, p)
-	}
-	if strings.ContainsAny(tok, "@/") {
-		return Endpoint{}, tokenOther // an e-mail address, a path, a CIDR, host:port/path
-	}
-	if strings.IndexByte(tok, ':') >= 0 {
-		host, port, ok := splitHostPort(tok)
-		if !ok {
-			return Endpoint{}, tokenOther
-		}
-		if port == "" { // several colons: an IPv6 address or nothing
-			a, err := netip.ParseAddr(host)
-			if err != nil {
-				return Endpoint{}, tokenOther
-			}
-			return addrToken(tok, a, 0)
-		}
-		p, ok := parsePort(port)
-		if !ok {
-			return Endpoint{}, tokenOther
-		}
-		return d.hostToken(tok, host, p)
-	}
-	if isDigit(tok[0]) && mayBeIP(tok) {
-		if a, err := netip.ParseAddr(tok); err == nil {
-			return addrToken(tok, a, 0)
-		}
-	}
-	if strings.IndexByte(tok, '.') < 0 {
-		// A single word: a service name at most.
-		if !prose && isDNS1123Label(tok) {
-			if ep, ok := d.externalName(tok, 0); ok {
-				return ep, tokenEndpoint
-			}
-			return Endpoint{}, tokenQuiet
-		}
-		return Endpoint{}, tokenOther
-	}
-	if !looksLikeBareHostName(tok) {
-		return Endpoint{}, tokenOther
-	}
-	return d.hostToken(tok, tok, 0)
-}
-
-// mayBeIP reports whether s can be an IP address literal: an IPv6 address
-// (it has a colon) or digits and dots with at least one dot. It spares
-// netip.ParseAddr, whose errors allocate, the many values that are plain
-// numbers ("5000") or names that start with a digit ("1password.com").
-func mayBeIP(s string) bool {
-	if strings.IndexByte(s, ':') >= 0 {
-		return true
-	}
-	dot := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.':
-			dot = true
-		case !isDigit(c):
-			return false
-		}
-	}
-	return dot
-}
-
-// hostToken classifies a host (a name or an IP literal) found in a token.
-func (d *discoverer) hostToken(raw, host string, port int) (Endpoint, tokenKind) {
-	if host == "" {
-		return Endpoint{}, tokenOther // ":8080": a listen address
-	}
-	if mayBeIP(host) {
-		if a, err := netip.ParseAddr(host); err == nil {
-			return addrToken(raw, a, port)
-		}
-	}
-	name, ok := normalizeHostName(host)
-	if !ok {
-		return Endpoint{}, tokenOther
-	}
-	if ep, ok := d.externalName(name, port); ok {
-		return ep, tokenEndpoint
-	}
-	if isClusterInternalName(name) || d.isServiceInNamespace(name) || !isPublicTLD(name[strings.LastIndexByte(name, '.')+1:]) {
-		// A name under no public top-level domain ("kafka-0.kafka",
-		// "otel.observability") resolves through the cluster's search domains.
-		return Endpoint{}, tokenQuiet
-	}
-	return Endpoint{Raw: raw, Host: name, Port: port}, tokenEndpoint
-}
-
-func addrToken(raw string, a netip.Addr, port int) (Endpoint, tokenKind) {
-	a = a.Unmap()
-	if a.Zone() != "" || !isPublicAddr(a) {
-		return Endpoint{}, tokenQuiet
-	}
-	return Endpoint{Raw: raw, Addr: a, Port: port}, tokenEndpoint
-}
-
-// serviceName returns the Service and namespace host names, when host is a
-// way to name a Service from the pod: "svc", "svc.ns", "svc.ns.svc" or
-// "svc.ns.svc.cluster.local".
-func (d *discoverer) serviceName(host string) (svc, ns string, ok bool) {
-	h := host
-	if strings.HasSuffix(h, ".svc.cluster.local") {
-		h = h[:len(h)-len(".svc.cluster.local")]
-	} else if strings.HasSuffix(h, ".svc") {
-		h = h[:len(h)-len(".svc")]
-	}
-	switch strings.Count(h, ".") {
-	case 0:
-		// "svc" alone names a Service in the pod's namespace; "svc.svc" nothing.
-		if h == host && h != "" && d.ctx.Namespace != "" {
-			return h, d.ctx.Namespace, true
-		}
-		return "", "", false
-	case 1:
-		svc, ns, _ = strings.Cut(h, ".")
-		return svc, ns, true
-	default:
-		return "", "", false
-	}
-}
-
-// externalName resolves a name of an ExternalName Service to its externalName,
-// unless that is itself cluster-internal.
-func (d *discoverer) externalName(host string, port int) (Endpoint, bool) {
-	if len(d.ctx.ExternalNames) == 0 {
-		return Endpoint{}, false
-	}
-	svc, ns, ok := d.serviceName(host)
-	if !ok {
-		return Endpoint{}, false
-	}
-	// The "name.namespace" key is built on the stack: a map lookup by
-	// string(bytes) does not allocate, and most names are not Services.
-	var kb [128]byte
-	key := append(append(append(kb[:0], svc...), '.'), ns...)
-	target, ok := d.ctx.ExternalNames[string(key)]
-	if !ok {
-		return Endpoint{}, false
-	}
-	target = strings.TrimSpace(target)
-	ep := Endpoint{Raw: target, Port: port}
-	if a, err := netip.ParseAddr(target); err == nil {
-		a = a.Unmap()
-		if a.Zone() != "" || !isPublicAddr(a) {
-			return Endpoint{}, false
-		}
-		ep.Addr = a
-	} else {
-		name, ok := normalizeHostName(target)
-		if !ok || isClusterInternalName(name) || !isPublicTLD(name[strings.LastIndexByte(name, '.')+1:]) {
-			return Endpoint{}, false
-		}
-		ep.Host = name
-	}
-	if ns == d.ctx.Namespace {
-		ep.Source = `service "` + svc + `" (ExternalName)`
-	} else {
-		ep.Source = `service "` + ns + "/" + svc + `" (ExternalName)`
-	}
-	return ep, true
-}
-
-// isServiceInNamespace reports whether a two-label name "svc.ns" names a
-// Service in a namespace known to exist (the pod's own, "default", or one
-// with an ExternalName Service) rather than a host under a top-level domain.
-func (d *discoverer) isServiceInNamespace(host string) bool {
-	svc, ns, ok := strings.Cut(host, ".")
-	if !ok || svc == "" || strings.IndexByte(ns, '.') >= 0 {
-		return false
-	}
-	if ns == d.ctx.Namespace || ns == "default" {
-		return true
-	}
-	for key := range d.ctx.ExternalNames {
-		if strings.HasSuffix(key, "."+ns) {
-			return true
-		}
-	}
-	return false
-}
-
-// clusterSuffixes are the name suffixes that never leave the cluster or the node.
-var clusterSuffixes = []string{".svc", ".cluster.local", ".local", ".internal", ".localhost", ".localdomain"}
-
-// IsClusterInternal reports whether a host name is cluster-internal, so not
-// egress: a single-label name ("localhost", a Service in the same namespace),
-// or a name ending in .svc, .svc.cluster.local, .cluster.local, .local,
-// .internal or .localhost. An IP literal is internal when it is not public
-// (loopback, link-local, unspecified, private, CGNAT, multicast).
-func IsClusterInternal(host string) bool {
-	h := strings.TrimSuffix(strings.TrimSpace(host), ".")
-	if h == "" {
-		return true
-	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		return !isPublicAddr(a)
-	}
-	return isClusterInternalName(strings.ToLower(h))
-}
-
-// isClusterInternalName is IsClusterInternal for a lower-case name without trailing dot.
-func isClusterInternalName(h string) bool {
-	if strings.IndexByte(h, '.') < 0 {
-		return true
-	}
-	for _, s := range clusterSuffixes {
-		if len(h) > len(s) && strings.HasSuffix(h, s) {
-			return true
-		}
-	}
-	return false
-}
-
-var (
-	cgnat       = netip.MustParsePrefix("100.64.0.0/10")
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-)
-
-// isPublicAddr reports whether traffic to a is egress: not loopback,
-// link-local, unspecified, private (RFC 1918, ULA fc00::/7), CGNAT
-// (100.64.0.0/10), "this network" (0.0.0.0/8), multicast or broadcast.
-func isPublicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	switch {
-	case !a.IsValid(), a.IsLoopback(), a.IsLinkLocalUnicast(), a.IsMulticast(),
-		a.IsUnspecified(), a.IsPrivate():
-		return false
-	case a.Is4() && (cgnat.Contains(a) || thisNetwork.Contains(a) || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})):
-		return false
-	}
-	return true
-}
-
-// looksLikeBareHostName is the bar a value without scheme or port must clear to
-// be taken for a host name: lower case, two or more labels, a top-level label
-// of 2-63 letters (or an xn-- IDN) that is not a common file extension, and not
-// a Java-style reverse-DNS identifier ("com.example.app"). Like every name
-// found, it must also end in a public top-level domain.
-func looksLikeBareHostName(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if _, ok := normalizeHostName(s); !ok {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return false
-		}
-	}
-	dot := strings.LastIndexByte(s, '.')
-	if dot < 0 {
-		return false
-	}
-	tld := s[dot+1:]
-	if len(tld) < 2 || len(tld) > 63 {
-		return false
-	}
-	for i := 0; i < len(tld) && !strings.HasPrefix(tld, "xn--"); i++ {
-		if tld[i] < 'a' || tld[i] > 'z' {
-			return false
-		}
-	}
-	if _, ext := fileExtensions[tld]; ext {
-		return false
-	}
-	first, _, _ := strings.Cut(s, ".")
-	_, reverse := reverseDNSRoots[first]
-	return !reverse
-}
-
-// isDNS1123Label is a Service name: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 bytes.
-func isDNS1123Label(s string) bool {
-	return len(s) <= 63 && strings.IndexByte(s, '.') < 0 && isDNS1123Subdomain(s)
-}
-
-// fileExtensions are top-level labels that, in a bare value, mean a file name.
-// Some are real top-level domains (.sh, .md, .so, .zip): such hosts are still
-// found in URLs and host:port values.
-var fileExtensions = setOf(
-	"json", "yaml", "yml", "txt", "conf", "cfg", "ini", "xml", "py", "js", "mjs", "cjs", "ts",
-	"tsx", "jsx", "sh", "bash", "zsh", "log", "pem", "crt", "cer", "der", "key", "csr", "p12",
-	"pfx", "jks", "keystore", "truststore", "pub", "asc", "gpg", "sig", "html", "htm", "css",
-	"scss", "csv", "tsv", "properties", "props", "toml", "sql", "jar", "war", "ear", "class",
-	"go", "rb", "java", "kt", "kts", "scala", "groovy", "gradle", "swift", "cpp", "hpp", "md",
-	"rst", "lock", "pid", "sock", "tmp", "temp", "env", "so", "dll", "dylib", "exe", "bin",
-	"gz", "tgz", "bz2", "xz", "zst", "zip", "tar", "rar", "bak", "old", "orig", "swp", "png",
-	"jpg", "jpeg", "gif", "svg", "ico", "webp", "bmp", "tif", "tiff", "pdf", "doc", "docx",
-	"xls", "xlsx", "ppt", "pptx", "odt", "ods", "db", "sqlite", "dat", "tpl", "tmpl", "jinja",
-	"tfvars", "hcl", "proto", "avro", "parquet", "wasm", "map", "php", "pyc", "ipynb",
-	"bat", "cmd", "ps1", "out", "err", "pot", "po", "cache", "rdb", "aof", "wal", "patch",
-	"diff", "sum", "mod", "dockerfile", "service", "socket", "timer", "crl", "jwk", "jwks",
-)
-
-// reverseDNSRoots start Java, Kotlin and Android identifiers.
-var reverseDNSRoots = setOf("com", "org", "net", "io", "java", "javax", "jakarta", "kotlin",
-	"kotlinx", "scala", "android", "androidx", "sun", "jdk")
-
-func setOf(s ...string) map[string]struct{} {
-	m := make(map[string]struct{}, len(s))
-	for _, v := range s {
-		m[v] = struct{}{}
-	}
-	return m
+	return s.str
 }

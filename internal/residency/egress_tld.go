@@ -7,10 +7,10 @@ package residency
 
 import "strings"
 
-// publicTLDs are the top-level domains of the public DNS, plus "example"
-// (RFC 2606), whose names behave as hosts in documentation and tests. A name
-// under any other top-level label ("kafka-0.kafka", "otel.observability")
-// resolves only through the cluster's search domains: it is not egress.
+// publicTLDs are the top-level domains of the public DNS. A name under any
+// other top-level label ("kafka-0.kafka", "otel.observability", the reserved
+// .example and .test) resolves only through the cluster's search domains, or
+// nowhere: it is not egress.
 var publicTLDs = func() map[string]struct{} {
 	f := strings.Fields(publicTLDList)
 	m := make(map[string]struct{}, len(f))
@@ -52,7 +52,7 @@ const publicTLDList = "" +
 	"digital direct directory discount discover dish diy dj dk dm dnp do docs doctor dog domains dot " +
 	"download drive dtv dubai dunlop dupont durban dvag dvr dz earth eat ec eco edeka edu education " +
 	"ee eg email emerck energy engineer engineering enterprises epson equipment er ericsson erni es " +
-	"esq estate et etisalat eu eurovision eus events example exchange expert exposed express " +
+	"esq estate et etisalat eu eurovision eus events exchange expert exposed express " +
 	"extraspace fage fail fairwinds faith family fan fans farm farmers fashion fast fedex feedback " +
 	"ferrari ferrero fi fiat fidelity fido film final finance financial fire firestone firmdale fish " +
 	"fishing fit fitness fj fk flickr flights flir florist flowers fly fm fo foo food foodnetwork " +

@@ -93,6 +93,7 @@ type evaluation struct {
 	// parseErrs are the unreadable entries of the subprocessors, data-categories and egress annotations.
 	parseErrs    [3][]ParseError
 	eps          []Endpoint // discovered, then declared
+	incomplete   []string   // where discovery stopped or skipped a value, if it did
 	flows        []flow     // sorted by name
 	unattributed int        // endpoints no Subprocessor claims
 
@@ -127,7 +128,7 @@ func newEvaluation(s *Snapshot, w *Workload) *evaluation {
 	names = e.readNone(names)
 	e.named = len(names)
 	e.cats, e.parseErrs[1] = s.parseListUnion(w, AnnotationDataCategories)
-	e.eps, e.parseErrs[2] = s.endpointsOf(w, e.eps)
+	e.eps, e.incomplete, e.parseErrs[2] = s.endpointsOf(w, e.eps)
 	for _, n := range names {
 		e.flows = append(e.flows, flow{name: n, sub: s.subs[n]})
 	}
@@ -259,9 +260,10 @@ func (s *Snapshot) parseListUnion(w *Workload, key string) ([]string, []ParseErr
 	return nil, nil
 }
 
-// endpointsOf appends to eps the discovered endpoints followed by the declared ones.
-func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) ([]Endpoint, []ParseError) {
-	eps = discoverEgressInto(eps, w.PodSpec, w.Context) // nil PodSpec: none
+// endpointsOf appends to eps the discovered endpoints followed by the
+// declared ones; incomplete says where discovery stopped, if it did.
+func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) (_ []Endpoint, incomplete []string, _ []ParseError) {
+	eps, incomplete = discoverEgressInto(eps, w.PodSpec, w.Context) // nil PodSpec: none
 	a, okA := w.Annotations[AnnotationEgress]
 	b, okB := w.TemplateAnnotations[AnnotationEgress]
 	var errs []ParseError
@@ -273,7 +275,7 @@ func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) ([]Endpoint, []Parse
 		eb, e := s.parsed.egress(b)
 		eps, errs = append(eps, eb...), append(errs, e...)
 	}
-	return eps, errs
+	return eps, incomplete, errs
 }
 
 // seenBefore reports whether eps[i] repeats an earlier endpoint.

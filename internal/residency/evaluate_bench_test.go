@@ -34,7 +34,7 @@ func benchInputs() Inputs {
 			locs(fmt.Sprintf("loc-%03d", i%50), fmt.Sprintf("loc-%03d", (i*7)%50)),
 			bases(fmt.Sprintf("basis-%03d", i%100), fmt.Sprintf("basis-%03d", (i*3)%100)),
 			approved("user.contact", "user.name", "user.device"),
-			hosts(fmt.Sprintf("api.sub-%03d.example", i), fmt.Sprintf("*.sub-%03d.example", i)),
+			hosts(fmt.Sprintf("api.sub-%03d.eu", i), fmt.Sprintf("*.sub-%03d.eu", i)),
 		}
 		if i%4 == 0 {
 			opts = append(opts, remote("US"))
@@ -51,7 +51,7 @@ func benchInputs() Inputs {
 // discovered), 3 categories, a small pod spec.
 func benchWorkload(b testing.TB) *Workload {
 	d := deployment("checkout", flowAnn("sub-007", "user.contact.email,user.name,system.operations"),
-		"PAYMENT_API", "https://api.sub-123.example/v2",
+		"PAYMENT_API", "https://api.sub-123.eu/v2",
 		"DATABASE_URL", "postgres://app@db.shop.svc.cluster.local:5432/shop",
 		"LOG_LEVEL", "info",
 		"CACHE", "redis:6379")
@@ -107,7 +107,7 @@ func TestEvaluateAnnotationCache(t *testing.T) {
 	s := evalWorld(nil)
 	mixed := deployment("app", flowAnn("sendgrid,Bad_One", "user.health"))
 	mixed.Annotations = flowAnn("eu-mail", "user.contact.email")
-	mixed.Annotations[v1alpha1.AnnotationEgress] = "api.nobody.example, ::bad::"
+	mixed.Annotations[v1alpha1.AnnotationEgress] = "api.nobody.eu, ::bad::"
 	mixed.Spec.Template.Annotations[v1alpha1.AnnotationEgress] = "api.sendgrid.com"
 	first := evalDeployment(t, s, mixed)
 	for i := 0; i < 3; i++ {

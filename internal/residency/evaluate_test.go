@@ -14,10 +14,10 @@ func evalWorld(policy *v1alpha1.ResidencyPolicySpec) *Snapshot {
 	in := world()
 	in.Policy = policy
 	in.Subprocessors = []*v1alpha1.Subprocessor{
-		mkSub("eu-mail", locs("aws-eu-north-1"), approved("user.contact", "user.name"), hosts("smtp.eu-mail.example")),
+		mkSub("eu-mail", locs("aws-eu-north-1"), approved("user.contact", "user.name"), hosts("smtp.eu-mail.eu")),
 		mkSub("sendgrid", locs("us-east"), bases("bcr-us"), approved("user.contact.email", "user.name"),
 			hosts("api.sendgrid.com", "*.sendgrid.net")),
-		mkSub("sendgrid-ps", locs("us-east"), bases("ps-us"), hosts("api.old-sendgrid.example")),
+		mkSub("sendgrid-ps", locs("us-east"), bases("ps-us"), hosts("api.old-sendgrid.eu")),
 		mkSub("sentry", locs("us-east"), anonymousOnly(), hosts("*.ingest.sentry.io")),
 		mkSub("newbie", locs("aws-eu-north-1"), notified("2026-11-12", 30)),
 		mkSub("blocked", locs("aws-eu-north-1"), objected("2026-11-01", "")),
@@ -70,10 +70,10 @@ func TestEvaluateReasons(t *testing.T) {
 			reason: ReasonSpecialCategoryOutsideEEA, finding: Warning},
 		{name: "special category via ancestor key", ann: flowAnn("swiss", "user"), verdict: Violation,
 			reason: ReasonSpecialCategoryOutsideEEA, finding: Violation},
-		{name: "unattributed egress warns", ann: flowAnn("", ""), env: []string{"API", "https://api.unknown-vendor.example/v1"},
+		{name: "unattributed egress warns", ann: flowAnn("", ""), env: []string{"API", "https://api.unknown-vendor.eu/v1"},
 			verdict: Warning, reason: ReasonUnattributedEgress, finding: Warning,
-			contains: []string{"endpoint api.unknown-vendor.example", "claimed by no Subprocessor"}},
-		{name: "unattributed egress denied", policy: denyEgress, env: []string{"API", "https://api.unknown-vendor.example/v1"},
+			contains: []string{"endpoint api.unknown-vendor.eu", "claimed by no Subprocessor"}},
+		{name: "unattributed egress denied", policy: denyEgress, env: []string{"API", "https://api.unknown-vendor.eu/v1"},
 			verdict: Violation, reason: ReasonUnattributedEgress, finding: Violation},
 		{name: "derogation in use", ann: flowAnn("consent", "user.contact.email"), verdict: Warning,
 			reason: ReasonDerogationInUse, finding: Warning, contains: []string{"last resort"}},
@@ -179,7 +179,7 @@ func TestEvaluateAttribution(t *testing.T) {
 	d := deployment("mailer", flowAnn("", "user.contact.email"),
 		"SENDGRID_API", "https://api.sendgrid.com/v3/mail/send",
 		"DB", "postgres.shop.svc.cluster.local:5432",
-		"SMTP", "smtp.eu-mail.example:587")
+		"SMTP", "smtp.eu-mail.eu:587")
 	r := evalDeployment(t, s, d)
 	if !reflect.DeepEqual(r.Subprocessors, []string{"eu-mail", "sendgrid"}) {
 		t.Fatalf("subprocessors = %v\n%s", r.Subprocessors, dumpFindings(r))
@@ -191,7 +191,7 @@ func TestEvaluateAttribution(t *testing.T) {
 		if f.Subprocessor == "sendgrid" && f.Endpoint != "api.sendgrid.com" {
 			t.Errorf("sendgrid finding endpoint = %q", f.Endpoint)
 		}
-		if f.Subprocessor == "eu-mail" && f.Endpoint != "smtp.eu-mail.example:587" {
+		if f.Subprocessor == "eu-mail" && f.Endpoint != "smtp.eu-mail.eu:587" {
 			t.Errorf("eu-mail finding endpoint = %q", f.Endpoint)
 		}
 	}
@@ -206,7 +206,7 @@ func TestEvaluateAttribution(t *testing.T) {
 		t.Errorf("unattributed endpoint = %q", f.Endpoint)
 	}
 	// The same endpoint discovered and declared is reported once.
-	d = deployment("twice", map[string]string{v1alpha1.AnnotationEgress: "api.nobody.example"}, "URL", "https://api.nobody.example")
+	d = deployment("twice", map[string]string{v1alpha1.AnnotationEgress: "api.nobody.eu"}, "URL", "https://api.nobody.eu")
 	r = evalDeployment(t, s, d)
 	if n := len(findingsWith(r, ReasonUnattributedEgress)); n != 1 {
 		t.Errorf("%d unattributed findings for one endpoint", n)

@@ -17,6 +17,7 @@ var workloadSteps = [...]func(*evaluation){
 	(*evaluation).undeclared,
 	(*evaluation).eachFlow,
 	(*evaluation).unattributedEgress,
+	(*evaluation).discoveryIncomplete,
 	(*evaluation).placement,
 	(*evaluation).noFlows,
 }
@@ -252,6 +253,18 @@ func (e *evaluation) unattributedEgress() {
 			Message: fmt.Sprintf("endpoint %s (%s) is claimed by no Subprocessor: if personal data goes there, record its vendor as a Subprocessor with spec.egress",
 				ep, e.eps[i].Source)})
 	}
+}
+
+// discoveryIncomplete: a bound on discovery kept part of the pod spec or its
+// ConfigMaps from being read, so endpoints may go unseen: a Warning saying
+// where, whatever the policy says of unattributed egress.
+func (e *evaluation) discoveryIncomplete() {
+	if len(e.incomplete) == 0 {
+		return
+	}
+	e.add(Finding{Verdict: Warning, Reason: ReasonDiscoveryIncomplete,
+		Message: "endpoint discovery did not read the whole pod spec (" + strings.Join(e.incomplete, "; ") +
+			"): endpoints there are not checked; declare them in " + AnnotationEgress})
 }
 
 // placement: pods pinned to a provider region whose location's classification

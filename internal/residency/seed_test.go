@@ -202,7 +202,7 @@ func TestSeed003MandrillMovedToOwnMailServer(t *testing.T) {
 		},
 		Subprocessors: []*v1alpha1.Subprocessor{
 			mkSub("mandrill", locs("mandrill-us"), bases("mandrill-ps", "mandrill-scc-2010"), hosts("smtp.mandrillapp.com")),
-			mkSub("customer-mail", locs("customer-dc"), hosts("mail.customer.example")),
+			mkSub("customer-mail", locs("customer-dc"), hosts("mail.customer.eu")),
 		},
 	}
 	s := Compile(nil, in, today)
@@ -230,7 +230,7 @@ func TestSeed003MandrillMovedToOwnMailServer(t *testing.T) {
 	}
 
 	// The customer points the LMS at its own mail server: a configuration change.
-	r = lms("mail.customer.example:25")
+	r = lms("mail.customer.eu:25")
 	if r.Verdict != Compliant || len(r.Subprocessors) != 1 || r.Subprocessors[0] != "customer-mail" {
 		t.Fatalf("via own mail server: %s %v\n%s", r.Verdict, r.Subprocessors, dumpFindings(r))
 	}

@@ -65,6 +65,10 @@ const (
 	// sends personal data to (or none) nor the data categories it sends, and
 	// the policy (or its namespace's label) requires a declaration.
 	ReasonUndeclared Reason = "Undeclared"
+	// ReasonDiscoveryIncomplete: a bound on egress discovery (endpoints per
+	// workload, bytes per value or per workload) kept part of the pod spec or
+	// of its ConfigMaps from being read; the message says where and why.
+	ReasonDiscoveryIncomplete Reason = "DiscoveryIncomplete"
 )
 
 // Reason codes of subprocessor states and routes beyond the findings above.

@@ -23,7 +23,7 @@ func TestEvaluateUndeclared(t *testing.T) {
 	const (
 		none    = "dataresidency.io/subprocessors: none"
 		howTo   = "dataresidency.io/subprocessors: <Subprocessor names> plus dataresidency.io/data-categories: <fideslang keys>"
-		eeaSMTP = "smtp.eu-mail.example:587"
+		eeaSMTP = "smtp.eu-mail.eu:587"
 	)
 	tests := []struct {
 		name     string
@@ -65,7 +65,7 @@ func TestEvaluateUndeclared(t *testing.T) {
 		{name: "egress only is not a declaration, deny", policy: requireDeclaration(v1alpha1.RuleDeny),
 			ann:     map[string]string{v1alpha1.AnnotationEgress: eeaSMTP},
 			verdict: Violation, undeclared: Violation,
-			contains: []string{"Found: eu-mail (smtp.eu-mail.example:587);", "declare dataresidency.io/subprocessors: eu-mail plus dataresidency.io/data-categories:"},
+			contains: []string{"Found: eu-mail (smtp.eu-mail.eu:587);", "declare dataresidency.io/subprocessors: eu-mail plus dataresidency.io/data-categories:"},
 			reasons:  []Reason{ReasonUndeclared, ReasonNone}},
 		{name: "only unreadable entries declare nothing, warn", policy: requireDeclaration(v1alpha1.RuleWarn), ann: flowAnn("Bad_Name", "Not A Category"),
 			verdict: Violation, undeclared: Warning,
@@ -75,7 +75,7 @@ func TestEvaluateUndeclared(t *testing.T) {
 		{name: "none beside a name", policy: requireDeclaration(v1alpha1.RuleDeny), ann: flowAnn("none,eu-mail", "user.name"),
 			verdict: Violation, declared: true, reasons: []Reason{ReasonInvalidAnnotation, ReasonNone}},
 		{name: "none discovered flows are still judged", policy: requireDeclaration(v1alpha1.RuleDeny), ann: flowAnn("none", ""),
-			env: []string{"API", "https://api.old-sendgrid.example/v3"}, verdict: Violation, declared: true,
+			env: []string{"API", "https://api.old-sendgrid.eu/v3"}, verdict: Violation, declared: true,
 			reasons: []Reason{ReasonBasisNotValid}},
 
 		// Found but not declared: still Undeclared, and the message is the fix.
@@ -84,14 +84,14 @@ func TestEvaluateUndeclared(t *testing.T) {
 			contains: []string{"Found: eu-mail (" + eeaSMTP + ");", "declare dataresidency.io/subprocessors: eu-mail plus dataresidency.io/data-categories: <the fideslang keys it sends>, or " + none},
 			reasons:  []Reason{ReasonUndeclared, ReasonNone}},
 		{name: "discovered flows and an unclaimed endpoint, deny", policy: requireDeclaration(v1alpha1.RuleDeny),
-			env:     []string{"SMTP", eeaSMTP, "ERRORS", "https://o1.ingest.sentry.io", "API", "https://api.unknown-vendor.example/v1"},
+			env:     []string{"SMTP", eeaSMTP, "ERRORS", "https://o1.ingest.sentry.io", "API", "https://api.unknown-vendor.eu/v1"},
 			verdict: Violation, undeclared: Violation,
-			contains: []string{"eu-mail (" + eeaSMTP + "); sentry (o1.ingest.sentry.io);", "endpoints no Subprocessor claims: api.unknown-vendor.example;",
+			contains: []string{"eu-mail (" + eeaSMTP + "); sentry (o1.ingest.sentry.io);", "endpoints no Subprocessor claims: api.unknown-vendor.eu;",
 				"declare dataresidency.io/subprocessors: eu-mail, sentry plus"},
 			reasons: []Reason{ReasonUndeclared, ReasonNone, ReasonNone, ReasonUnattributedEgress}},
 		{name: "only an unclaimed endpoint, warn", policy: requireDeclaration(v1alpha1.RuleWarn),
-			env: []string{"API", "https://api.unknown-vendor.example/v1"}, verdict: Warning, undeclared: Warning,
-			contains: []string{"Found: endpoints no Subprocessor claims: api.unknown-vendor.example; declare " + none, howTo},
+			env: []string{"API", "https://api.unknown-vendor.eu/v1"}, verdict: Warning, undeclared: Warning,
+			contains: []string{"Found: endpoints no Subprocessor claims: api.unknown-vendor.eu; declare " + none, howTo},
 			reasons:  []Reason{ReasonUndeclared, ReasonUnattributedEgress}},
 
 		// The namespace label overrides the policy, both ways; a bad value does not.

@@ -44,20 +44,59 @@ type Workload struct {
 }
 
 // PodSpec is the part of a pod spec the engine reads: the containers'
-// environment for discovery, the node selector and node affinity for placement.
+// environment, command, arguments and ConfigMap volumes for discovery, the
+// node selector and node affinity for placement.
 type PodSpec struct {
 	InitContainers      []Container       `json:"initContainers,omitempty"`
 	Containers          []Container       `json:"containers,omitempty"`
 	EphemeralContainers []Container       `json:"ephemeralContainers,omitempty"`
+	Volumes             []Volume          `json:"volumes,omitempty"`
 	NodeSelector        map[string]string `json:"nodeSelector,omitempty"`
 	Affinity            *Affinity         `json:"affinity,omitempty"`
 }
 
 // Container is the part of a container (of any of the three kinds) that discovery reads.
 type Container struct {
-	Name    string                 `json:"name"`
-	Env     []corev1.EnvVar        `json:"env,omitempty"`
-	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+	Name         string                 `json:"name"`
+	Command      []string               `json:"command,omitempty"`
+	Args         []string               `json:"args,omitempty"`
+	Env          []corev1.EnvVar        `json:"env,omitempty"`
+	EnvFrom      []corev1.EnvFromSource `json:"envFrom,omitempty"`
+	VolumeMounts []VolumeMount          `json:"volumeMounts,omitempty"`
+}
+
+// VolumeMount is where a container sees a volume: discovery reads the
+// ConfigMap files it mounts.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	SubPath   string `json:"subPath,omitempty"`
+}
+
+// Volume is a pod volume, narrowed to its ConfigMap sources (a configMap
+// volume, or the configMap sources of a projected one); other kinds of
+// volume keep their name only.
+type Volume struct {
+	Name      string           `json:"name"`
+	ConfigMap *ConfigMapVolume `json:"configMap,omitempty"`
+	Projected *ProjectedVolume `json:"projected,omitempty"`
+}
+
+// ConfigMapVolume is a ConfigMap projected into files: every key to a file
+// of its name, or only the keys Items selects, each to its path.
+type ConfigMapVolume struct {
+	Name  string             `json:"name,omitempty"`
+	Items []corev1.KeyToPath `json:"items,omitempty"`
+}
+
+// ProjectedVolume is a projected volume's sources; only ConfigMap sources are kept.
+type ProjectedVolume struct {
+	Sources []VolumeProjection `json:"sources,omitempty"`
+}
+
+// VolumeProjection is one source of a projected volume (nil ConfigMap: another kind).
+type VolumeProjection struct {
+	ConfigMap *ConfigMapVolume `json:"configMap,omitempty"`
 }
 
 // Affinity is the part of a pod's affinity that placement reads.
@@ -104,18 +143,6 @@ type (
 		Spec PodSpec `json:"spec"`
 	}
 )
-
-// workloadAPIVersions maps each governed kind to its API version.
-var workloadAPIVersions = map[string]string{
-	"Pod": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
-	"ReplicaSet": "apps/v1", "Job": "batch/v1", "CronJob": "batch/v1",
-}
-
-// IsWorkloadKind reports whether apiVersion and kind name a governed workload kind.
-func IsWorkloadKind(apiVersion, kind string) bool {
-	v, ok := workloadAPIVersions[kind]
-	return ok && v == apiVersion
-}
 
 // DecodedWorkload is a workload decoded from JSON, with what the admission
 // webhook reads of its metadata beside the engine's input.
@@ -178,7 +205,7 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 }
 
 // WorkloadOf extracts a Workload from a Pod, Deployment, StatefulSet, DaemonSet,
-// ReplicaSet, Job or CronJob (typed k8s.io/api objects; for a CronJob, the pod
+// ReplicaSet, ReplicationController, Job or CronJob (typed k8s.io/api objects; for a CronJob, the pod
 // template of its jobTemplate). The second result is false for any other object.
 // The Workload shares env slices and annotation maps with obj: treat them as read-only.
 func WorkloadOf(obj runtime.Object) (*Workload, bool) {
@@ -188,7 +215,7 @@ func WorkloadOf(obj runtime.Object) (*Workload, bool) {
 	}
 	kind := kindOf(obj)
 	w := &Workload{
-		Ref:         ResourceRef{APIVersion: workloadAPIVersions[kind], Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
+		Ref:         ResourceRef{APIVersion: apiVersionOfKind(kind), Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
 		Annotations: residencyAnnotations(meta.Annotations),
 		Context:     PodContext{Namespace: meta.Namespace},
 	}
@@ -224,6 +251,13 @@ func workloadParts(obj runtime.Object) (*metav1.ObjectMeta, *corev1.PodTemplateS
 		if o != nil {
 			return &o.ObjectMeta, &o.Spec.Template, nil, true
 		}
+	case *corev1.ReplicationController:
+		if o != nil {
+			if o.Spec.Template == nil { // optional in the API: no pods to read
+				return &o.ObjectMeta, &corev1.PodTemplateSpec{}, nil, true
+			}
+			return &o.ObjectMeta, o.Spec.Template, nil, true
+		}
 	case *batchv1.Job:
 		if o != nil {
 			return &o.ObjectMeta, &o.Spec.Template, nil, true
@@ -234,6 +268,11 @@ func workloadParts(obj runtime.Object) (*metav1.ObjectMeta, *corev1.PodTemplateS
 		}
 	}
 	return nil, nil, nil, false
+}
+
+func apiVersionOfKind(kind string) string {
+	k, _ := LookupWorkloadKind(kind)
+	return k.APIVersion()
 }
 
 func kindOf(obj runtime.Object) string {
@@ -248,6 +287,8 @@ func kindOf(obj runtime.Object) string {
 		return "DaemonSet"
 	case *appsv1.ReplicaSet:
 		return "ReplicaSet"
+	case *corev1.ReplicationController:
+		return "ReplicationController"
 	case *batchv1.Job:
 		return "Job"
 	case *batchv1.CronJob:
@@ -268,16 +309,14 @@ func PodSpecOf(s *corev1.PodSpec) *PodSpec {
 	n := len(s.InitContainers) + len(s.Containers) + len(s.EphemeralContainers)
 	all := make([]Container, 0, n)
 	for i := range s.InitContainers {
-		c := &s.InitContainers[i]
-		all = append(all, Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+		all = append(all, containerOf(&s.InitContainers[i]))
 	}
 	for i := range s.Containers {
-		c := &s.Containers[i]
-		all = append(all, Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+		all = append(all, containerOf(&s.Containers[i]))
 	}
 	for i := range s.EphemeralContainers {
-		c := &s.EphemeralContainers[i]
-		all = append(all, Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+		c := corev1.Container(s.EphemeralContainers[i].EphemeralContainerCommon)
+		all = append(all, containerOf(&c))
 	}
 	a, b := len(s.InitContainers), len(s.InitContainers)+len(s.Containers)
 	if a > 0 {
@@ -289,6 +328,44 @@ func PodSpecOf(s *corev1.PodSpec) *PodSpec {
 	if n > b {
 		out.EphemeralContainers = all[b:]
 	}
+	if len(s.Volumes) > 0 {
+		out.Volumes = make([]Volume, len(s.Volumes))
+		for i := range s.Volumes {
+			out.Volumes[i] = volumeOf(&s.Volumes[i])
+		}
+	}
+	return out
+}
+
+// containerOf narrows a typed container; slices are shared, mounts copied.
+func containerOf(c *corev1.Container) Container {
+	out := Container{Name: c.Name, Command: c.Command, Args: c.Args, Env: c.Env, EnvFrom: c.EnvFrom}
+	if len(c.VolumeMounts) > 0 {
+		out.VolumeMounts = make([]VolumeMount, len(c.VolumeMounts))
+		for i, m := range c.VolumeMounts {
+			out.VolumeMounts[i] = VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath}
+		}
+	}
+	return out
+}
+
+// volumeOf narrows a typed volume to its name and ConfigMap sources.
+func volumeOf(v *corev1.Volume) Volume {
+	out := Volume{Name: v.Name}
+	if cm := v.ConfigMap; cm != nil {
+		out.ConfigMap = &ConfigMapVolume{Name: cm.Name, Items: cm.Items}
+	}
+	if p := v.Projected; p != nil {
+		out.Projected = &ProjectedVolume{}
+		if len(p.Sources) > 0 {
+			out.Projected.Sources = make([]VolumeProjection, len(p.Sources))
+			for i, src := range p.Sources {
+				if src.ConfigMap != nil {
+					out.Projected.Sources[i].ConfigMap = &ConfigMapVolume{Name: src.ConfigMap.Name, Items: src.ConfigMap.Items}
+				}
+			}
+		}
+	}
 	return out
 }
 
@@ -298,16 +375,41 @@ func (s *PodSpec) Core() corev1.PodSpec {
 	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
 		out.Affinity = &corev1.Affinity{NodeAffinity: s.Affinity.NodeAffinity}
 	}
-	for _, c := range s.InitContainers {
-		out.InitContainers = append(out.InitContainers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	for i := range s.InitContainers {
+		out.InitContainers = append(out.InitContainers, s.InitContainers[i].core())
 	}
-	for _, c := range s.Containers {
-		out.Containers = append(out.Containers, corev1.Container{Name: c.Name, Env: c.Env, EnvFrom: c.EnvFrom})
+	for i := range s.Containers {
+		out.Containers = append(out.Containers, s.Containers[i].core())
 	}
-	for _, c := range s.EphemeralContainers {
-		e := corev1.EphemeralContainer{}
-		e.Name, e.Env, e.EnvFrom = c.Name, c.Env, c.EnvFrom
-		out.EphemeralContainers = append(out.EphemeralContainers, e)
+	for i := range s.EphemeralContainers {
+		out.EphemeralContainers = append(out.EphemeralContainers,
+			corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon(s.EphemeralContainers[i].core())})
+	}
+	for _, v := range s.Volumes {
+		cv := corev1.Volume{Name: v.Name}
+		if v.ConfigMap != nil {
+			cv.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: v.ConfigMap.Name}, Items: v.ConfigMap.Items}
+		}
+		if v.Projected != nil {
+			cv.Projected = &corev1.ProjectedVolumeSource{}
+			for _, src := range v.Projected.Sources {
+				var p corev1.VolumeProjection
+				if src.ConfigMap != nil {
+					p.ConfigMap = &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: src.ConfigMap.Name}, Items: src.ConfigMap.Items}
+				}
+				cv.Projected.Sources = append(cv.Projected.Sources, p)
+			}
+		}
+		out.Volumes = append(out.Volumes, cv)
+	}
+	return out
+}
+
+// core is the typed container holding exactly what c holds.
+func (c *Container) core() corev1.Container {
+	out := corev1.Container{Name: c.Name, Command: c.Command, Args: c.Args, Env: c.Env, EnvFrom: c.EnvFrom}
+	for _, m := range c.VolumeMounts {
+		out.VolumeMounts = append(out.VolumeMounts, corev1.VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath})
 	}
 	return out
 }
@@ -343,6 +445,8 @@ func Strip(obj runtime.Object) bool {
 		o.Spec, o.Status = appsv1.DaemonSetSpec{Template: template}, appsv1.DaemonSetStatus{}
 	case *appsv1.ReplicaSet:
 		o.Spec, o.Status = appsv1.ReplicaSetSpec{Template: template}, appsv1.ReplicaSetStatus{}
+	case *corev1.ReplicationController:
+		o.Spec, o.Status = corev1.ReplicationControllerSpec{Template: &template}, corev1.ReplicationControllerStatus{}
 	case *batchv1.Job:
 		o.Spec, o.Status = batchv1.JobSpec{Template: template}, batchv1.JobStatus{}
 	case *batchv1.CronJob:

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,7 +22,7 @@ import (
 // namespace. Secrets are never read. A missing ConfigMap is left out
 // (discovery then finds nothing in it), which is what the kubelet would see.
 func PodContext(ctx context.Context, r client.Reader, namespace string, spec *residency.PodSpec) (residency.PodContext, error) {
-	pc := residency.PodContext{Namespace: namespace}
+	pc := residency.PodContext{Namespace: namespace, Cluster: ClusterFacts{ctx: ctx, r: r, relied: new(bool)}}
 	if spec == nil {
 		return pc, nil
 	}
@@ -74,11 +75,70 @@ func NamespaceLabels(ctx context.Context, r client.Reader, name string) (map[str
 // the ExternalName Services of a namespace.
 const IndexServiceType = "spec.type"
 
-// SetupIndexes registers the field index PodContext relies on, before the
+// IndexIngressHost indexes Ingresses by the hosts of their rules and TLS
+// sections, so that discovery knows the cluster's own public names.
+const IndexIngressHost = "residency.host"
+
+// ClusterFacts answers discovery's questions about the cluster from the cache:
+// which Namespaces exist ("kafka.events:9092" names a Service when a
+// Namespace "events" exists, not a host under .events) and which hosts the
+// cluster's Ingresses serve (the workload's own public name is not egress).
+type ClusterFacts struct {
+	ctx context.Context
+	r   client.Reader
+	// relied records that an answer was yes: discovery then left a name out
+	// because of the cluster, and a change of the facts can move the verdict.
+	relied *bool
+}
+
+// Relied reports whether any answer of f was yes (see ReliedOnCluster).
+func Relied(f residency.ClusterFacts) bool {
+	cf, ok := f.(ClusterFacts)
+	return ok && cf.relied != nil && *cf.relied
+}
+
+// NamespaceExists reports whether the Namespace is in the cache.
+func (f ClusterFacts) NamespaceExists(name string) bool {
+	_, ok, err := NamespaceLabels(f.ctx, f.r, name)
+	return f.note(err == nil && ok)
+}
+
+func (f ClusterFacts) note(yes bool) bool {
+	if yes && f.relied != nil {
+		*f.relied = true
+	}
+	return yes
+}
+
+// ServesHost reports whether an Ingress of the cluster serves host, by name
+// or by a wildcard above it (residency.ServingKeys).
+func (f ClusterFacts) ServesHost(host string) bool {
+	for _, k := range residency.ServingKeys(host) {
+		var list networkingv1.IngressList
+		if err := f.r.List(f.ctx, &list, client.MatchingFields{IndexIngressHost: k}, client.UnsafeDisableDeepCopy); err == nil && len(list.Items) > 0 {
+			return f.note(true)
+		}
+	}
+	return false
+}
+
+// IngressHosts is the index function behind IndexIngressHost.
+func IngressHosts(o client.Object) []string {
+	ing, ok := o.(*networkingv1.Ingress)
+	if !ok {
+		return nil
+	}
+	return residency.IngressHosts(ing)
+}
+
+// SetupIndexes registers the field indexes PodContext relies on, before the
 // cache starts. The manager calls it once, in controllers.Setup, for the
 // controllers and the webhooks alike.
 func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
-	return idx.IndexField(ctx, &corev1.Service{}, IndexServiceType, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &corev1.Service{}, IndexServiceType, func(o client.Object) []string {
 		return []string{string(o.(*corev1.Service).Spec.Type)}
-	})
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &networkingv1.Ingress{}, IndexIngressHost, IngressHosts)
 }

@@ -9,9 +9,6 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -253,17 +250,15 @@ func (v *CatalogValidator) impact(ctx context.Context, cur, next *residency.Snap
 		return true
 	}
 
-	lists := []struct {
+	var lists []struct {
 		kind workloadKind
 		list client.ObjectList
-	}{
-		{kindDeployment, &appsv1.DeploymentList{}},
-		{kindStatefulSet, &appsv1.StatefulSetList{}},
-		{kindDaemonSet, &appsv1.DaemonSetList{}},
-		{kindReplicaSet, &appsv1.ReplicaSetList{}},
-		{kindCronJob, &batchv1.CronJobList{}},
-		{kindJob, &batchv1.JobList{}},
-		{kindPod, &corev1.PodList{}},
+	}
+	for _, k := range residency.WorkloadKinds() {
+		lists = append(lists, struct {
+			kind workloadKind
+			list client.ObjectList
+		}{workloadKind{k.Group, k.Version, k.Kind}, k.NewList().(client.ObjectList)})
 	}
 	for _, l := range lists {
 		// Read-only: the cache's own objects, evaluated and never modified.
@@ -345,14 +340,5 @@ func controllerIsWorkload(kind workloadKind, ref *metav1.OwnerReference) bool {
 	if err != nil {
 		return false
 	}
-	switch kind {
-	case kindPod:
-		return (gv.Group == "apps" && (ref.Kind == "ReplicaSet" || ref.Kind == "StatefulSet" || ref.Kind == "DaemonSet")) ||
-			(gv.Group == "batch" && ref.Kind == "Job")
-	case kindReplicaSet:
-		return gv.Group == "apps" && ref.Kind == "Deployment"
-	case kindJob:
-		return gv.Group == "batch" && ref.Kind == "CronJob"
-	}
-	return false
+	return residency.ControlledByWorkload(kind.kind, gv.Group, ref.Kind)
 }

@@ -158,10 +158,7 @@ func TestCatalogValidator(t *testing.T) {
 }
 
 func TestCatalogValidatorNamesTenThenCounts(t *testing.T) {
-	var objs []client.Object
-	for _, o := range catalogWorld()[:3] {
-		objs = append(objs, o)
-	}
+	objs := append([]client.Object(nil), catalogWorld()[:3]...)
 	for i := 0; i < 14; i++ {
 		d := mailer(nsAudit, "postmark")
 		d.Name = fmt.Sprintf("notifier-%02d", i)
@@ -200,7 +197,8 @@ func TestControlledByWorkload(t *testing.T) {
 		{kindReplicaSet, ref("apps/v1", "Deployment", true), true},
 		{kindJob, ref("batch/v1", "CronJob", true), true},
 		{kindJob, ref("argoproj.io/v1alpha1", "Workflow", true), false},
-		{kindDeployment, ref("apps/v1", "Deployment", true), false},
+		{workloadKind{"apps", "v1", "Deployment"}, ref("apps/v1", "Deployment", true), false},
+		{kindPod, ref("v1", "ReplicationController", true), true},
 	}
 	for _, tc := range tests {
 		if got := controlledByWorkload(tc.kind, tc.obj); got != tc.want {

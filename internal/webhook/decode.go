@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	sjson "sigs.k8s.io/json"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/residency"
 )
 
 // The decoder reads only the kinds the webhooks govern, straight into their
@@ -27,43 +25,23 @@ var errNoObject = errors.New("the request carries no object")
 // AdmissionRequest.
 type workloadKind struct{ group, version, kind string }
 
+// The kinds the webhook code names itself; which kinds are governed is
+// residency's registry (residency.WorkloadKinds).
 var (
-	kindPod         = workloadKind{"", "v1", "Pod"}
-	kindDeployment  = workloadKind{"apps", "v1", "Deployment"}
-	kindStatefulSet = workloadKind{"apps", "v1", "StatefulSet"}
-	kindDaemonSet   = workloadKind{"apps", "v1", "DaemonSet"}
-	kindReplicaSet  = workloadKind{"apps", "v1", "ReplicaSet"}
-	kindJob         = workloadKind{"batch", "v1", "Job"}
-	kindCronJob     = workloadKind{"batch", "v1", "CronJob"}
+	kindPod        = workloadKind{"", "v1", "Pod"}
+	kindReplicaSet = workloadKind{"apps", "v1", "ReplicaSet"}
+	kindJob        = workloadKind{"batch", "v1", "Job"}
 )
 
 // governedKind reports whether gvk is a governed workload kind.
 func governedKind(gvk metav1.GroupVersionKind) (workloadKind, bool) {
-	k := workloadKind{gvk.Group, gvk.Version, gvk.Kind}
-	switch k {
-	case kindPod, kindDeployment, kindStatefulSet, kindDaemonSet, kindReplicaSet, kindJob, kindCronJob:
-		return k, true
-	}
-	return k, false
+	return workloadKind{gvk.Group, gvk.Version, gvk.Kind}, residency.IsWorkloadKind(apiVersionOf(gvk), gvk.Kind)
 }
 
 // newWorkload returns an empty object of a governed workload kind, or nil.
 func newWorkload(gvk metav1.GroupVersionKind) runtime.Object {
-	switch (workloadKind{gvk.Group, gvk.Version, gvk.Kind}) {
-	case kindPod:
-		return &corev1.Pod{}
-	case kindDeployment:
-		return &appsv1.Deployment{}
-	case kindStatefulSet:
-		return &appsv1.StatefulSet{}
-	case kindDaemonSet:
-		return &appsv1.DaemonSet{}
-	case kindReplicaSet:
-		return &appsv1.ReplicaSet{}
-	case kindJob:
-		return &batchv1.Job{}
-	case kindCronJob:
-		return &batchv1.CronJob{}
+	if k, ok := residency.LookupWorkloadKind(gvk.Kind); ok && k.Group == gvk.Group && k.Version == gvk.Version {
+		return k.New()
 	}
 	return nil
 }
@@ -74,27 +52,6 @@ func apiVersionOf(gvk metav1.GroupVersionKind) string {
 		return gvk.Version
 	}
 	return gvk.Group + "/" + gvk.Version
-}
-
-// podSpecOf is the whole pod spec of a typed workload object.
-func podSpecOf(obj runtime.Object) *corev1.PodSpec {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return &o.Spec
-	case *appsv1.Deployment:
-		return &o.Spec.Template.Spec
-	case *appsv1.StatefulSet:
-		return &o.Spec.Template.Spec
-	case *appsv1.DaemonSet:
-		return &o.Spec.Template.Spec
-	case *appsv1.ReplicaSet:
-		return &o.Spec.Template.Spec
-	case *batchv1.Job:
-		return &o.Spec.Template.Spec
-	case *batchv1.CronJob:
-		return &o.Spec.JobTemplate.Spec.Template.Spec
-	}
-	return nil
 }
 
 // newCatalogObject returns an empty residency object of the kind, or nil.

@@ -7,9 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/state"
 )
 
@@ -84,11 +84,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	reader := mgr.GetCache()
 	nsMeta := &metav1.PartialObjectMetadata{}
 	nsMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	for _, o := range []client.Object{
-		nsMeta, &corev1.ConfigMap{}, &corev1.Service{}, &corev1.Pod{},
-		&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.DaemonSet{}, &appsv1.ReplicaSet{},
-		&batchv1.Job{}, &batchv1.CronJob{},
-	} {
+	// What PodContext and the catalog's impact analysis read (Ingresses:
+	// the hosts the cluster serves are not egress).
+	warm := []client.Object{nsMeta, &corev1.ConfigMap{}, &corev1.Service{}, &networkingv1.Ingress{}}
+	for _, k := range residency.WorkloadKinds() {
+		warm = append(warm, k.New().(client.Object))
+	}
+	for _, o := range warm {
 		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
 			return nil, err
 		}

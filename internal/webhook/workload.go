@@ -44,7 +44,7 @@ const (
 // whole Pod, ephemeral containers included.
 const subresourceEphemeralContainers = "ephemeralcontainers"
 
-// WorkloadValidator decides Pods, Deployments, StatefulSets, DaemonSets,
+// WorkloadValidator decides Pods, ReplicationControllers, Deployments, StatefulSets, DaemonSets,
 // ReplicaSets, Jobs and CronJobs at admission. It answers from cached state
 // only: the compiled snapshot, the Namespace's labels and the pod's ConfigMaps
 // and ExternalName Services all come from the manager's informer cache, never
@@ -264,5 +264,5 @@ func unchanged(req admission.Request) bool {
 	if !maps.Equal(w.Annotations, ow.Annotations) || !maps.Equal(w.TemplateAnnotations, ow.TemplateAnnotations) {
 		return false
 	}
-	return equality.Semantic.DeepEqual(podSpecOf(obj), podSpecOf(old))
+	return equality.Semantic.DeepEqual(residency.TypedPodSpec(obj), residency.TypedPodSpec(old))
 }

@@ -85,14 +85,14 @@ func expand(data []byte) []byte {
 			}
 		case "envs":
 			for i := range n {
-				fmt.Fprintf(&b, "        - name: ENDPOINT_%d\n          value: https://api-%d.vendor-%d.example.com:%d/v1\n", i, i, i%97, 1000+i%60000)
+				fmt.Fprintf(&b, "        - name: ENDPOINT_%d\n          value: https://api-%d.vendor-%d.io:%d/v1\n", i, i, i%97, 1000+i%60000)
 			}
 		case "urls":
 			for i := range n {
 				if i > 0 {
 					b.WriteString(",")
 				}
-				fmt.Fprintf(&b, "https://h%d.example.com", i)
+				fmt.Fprintf(&b, "https://h%d.eu", i)
 			}
 		default:
 			return m
