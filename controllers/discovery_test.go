@@ -3,14 +3,19 @@ package controllers_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/state"
+	"github.com/dataresidency/operator/internal/testenv"
 )
 
 // What discovery reads beyond env, through the real API server: a file of a
@@ -21,6 +26,11 @@ import (
 // is a Service).
 func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 	clk.reset()
+	// The upstream Gateway API route CRDs, installed before the manager
+	// starts: it reads the routes the cluster serves at start.
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: testenv.GatewayAPIRouteCRDs(t)}); err != nil {
+		t.Fatal(err)
+	}
 	startManager(t)
 	ns := "disc-shop"
 	us := subprocessor("disc-us-mailer", []string{"disc-us"}, []string{"disc-us-ps"})
@@ -34,6 +44,7 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 			"relay.yaml": "upstream:\n  url: https://api.usmailer.io/v3/send\n  retries: 3\n"}},
 		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}, Spec: networkingv1.IngressSpec{
 			Rules: []networkingv1.IngressRule{{Host: "shop.acme-retail.com"}}}},
+		httpRoute(ns, "api", "*.api.acme-retail.com"),
 	)
 	relay := deployment(ns, "relay", nil)
 	relay.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
@@ -42,6 +53,7 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 	web := deployment(ns, "web", nil)
 	web.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{
 		{Name: "APP_URL", Value: "https://shop.acme-retail.com"},
+		{Name: "API_BASE", Value: "https://v2.api.acme-retail.com/orders"},
 		{Name: "KAFKA_BROKERS", Value: "kafka.events:9092"},
 	}
 	legacy := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "legacy"}, Spec: corev1.ReplicationControllerSpec{
@@ -81,7 +93,43 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 	views = waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
 		return worst(v, "Deployment/web") == "warn", describe(v)
 	})
-	if !slices.Contains(views["Deployment/web"].reasons, "UnattributedEgress") {
-		t.Errorf("web reasons %v, want UnattributedEgress", views["Deployment/web"].reasons)
+	if !mentions(views["Deployment/web"], "shop.acme-retail.com") || mentions(views["Deployment/web"], "v2.api.acme-retail.com") {
+		t.Errorf("web's results name the Ingress's host only: %+v", views["Deployment/web"].results)
 	}
+
+	// The same for the HTTPRoute: its wildcard served v2.api.
+	if err := k8s.Delete(context.Background(), httpRoute(ns, "api")); err != nil {
+		t.Fatal(err)
+	}
+	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
+		return mentions(v["Deployment/web"], "v2.api.acme-retail.com"), describe(v)
+	})
+}
+
+// httpRoute is a Gateway API HTTPRoute serving hostnames.
+func httpRoute(ns, name string, hostnames ...string) *unstructured.Unstructured {
+	u := state.NewRoute(state.RouteKinds[0])
+	u.SetNamespace(ns)
+	u.SetName(name)
+	if len(hostnames) > 0 {
+		hs := make([]any, len(hostnames))
+		for i, h := range hostnames {
+			hs[i] = h
+		}
+		u.Object["spec"] = map[string]any{"hostnames": hs}
+	}
+	return u
+}
+
+// mentions reports whether a result of the workload names s.
+func mentions(v *workloadView, s string) bool {
+	if v == nil {
+		return false
+	}
+	for _, r := range v.results {
+		if strings.Contains(r.Description, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -9,13 +9,11 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -51,17 +49,13 @@ func NewScheme() *runtime.Scheme {
 // kind the cluster does not serve).
 func CacheOptions() ctrlcache.Options {
 	workload := ctrlcache.ByObject{Transform: stripWorkload}
+	byObject := map[client.Object]ctrlcache.ByObject{}
+	for _, k := range residency.WorkloadKinds() {
+		byObject[k.New().(client.Object)] = workload
+	}
 	return ctrlcache.Options{
 		DefaultTransform: ctrlcache.TransformStripManagedFields(),
-		ByObject: map[client.Object]ctrlcache.ByObject{
-			&corev1.Pod{}:         workload,
-			&appsv1.Deployment{}:  workload,
-			&appsv1.StatefulSet{}: workload,
-			&appsv1.DaemonSet{}:   workload,
-			&appsv1.ReplicaSet{}:  workload,
-			&batchv1.Job{}:        workload,
-			&batchv1.CronJob{}:    workload,
-		},
+		ByObject:         byObject,
 	}
 }
 
@@ -119,13 +113,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	if err := SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
-	if err := state.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	routes, err := state.SetupIndexes(ctx, mgr.GetFieldIndexer(), mgr.GetRESTMapper())
+	if err != nil {
 		return nil, err
+	}
+	if len(routes) < len(state.RouteKinds) {
+		ctrl.Log.WithName("setup").Info("Gateway API routes whose CRDs are not installed are not read (hosts they serve count as egress); restart the operator after installing them",
+			"served", fmt.Sprint(routes))
 	}
 	st, err := state.NewProvider(ctx, mgr.GetCache(), opts.Catalog, opts.Clock)
 	if err != nil {
 		return nil, err
 	}
+	st.Routes = state.Routes{Kinds: routes, Reader: mgr.GetCache()}
 	store := findings.New()
 	m := report.NewMetrics(store, st.Last)
 	if err := m.Register(metrics.Registry); err != nil {

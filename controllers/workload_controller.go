@@ -141,6 +141,7 @@ type WorkloadReconciler struct {
 
 // +kubebuilder:rbac:groups="",resources=pods;replicationcontrollers;configmaps;services;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
 
@@ -168,7 +169,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !ok {
 		return ctrl.Result{}, nil
 	}
-	if w.Context, err = state.PodContext(ctx, r.Client, req.Namespace, w.PodSpec); err != nil {
+	if w.Context, err = state.PodContext(ctx, r.Client, r.State.Routes, req.Namespace, w.PodSpec); err != nil {
 		return ctrl.Result{}, err
 	}
 	nsLabels, found, err := state.NamespaceLabels(ctx, r.Client, req.Namespace)
@@ -291,6 +292,13 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadController: string(o.GetUID())})
 		}), created)
 	}
+	// Gateway API routes serve hosts as Ingresses do (the kinds the cluster
+	// served at start: state.SetupIndexes).
+	for _, gvk := range r.State.Routes.Kinds {
+		b = b.Watches(state.NewRoute(gvk), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
+		}), builder.WithPredicates(hostsChanged{state.RouteHosts}))
+	}
 	return b.
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, controllerChanged{}))).
 		Watches(&v1alpha1.Subprocessor{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -329,7 +337,7 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}), builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
 		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
-		}), builder.WithPredicates(ingressHostsChanged{})).
+		}), builder.WithPredicates(hostsChanged{state.IngressHosts})).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadConfigMaps: o.GetName()})
 		})).
@@ -397,10 +405,14 @@ func (externalNameChanged) Update(e event.UpdateEvent) bool {
 }
 func (externalNameChanged) Generic(event.GenericEvent) bool { return false }
 
-// ingressHostsChanged passes Ingress events that change the hosts it serves.
-type ingressHostsChanged struct{ predicate.Funcs }
-
-func (ingressHostsChanged) Update(e event.UpdateEvent) bool {
-	return !slices.Equal(state.IngressHosts(e.ObjectOld), state.IngressHosts(e.ObjectNew))
+// hostsChanged passes Ingress or route events that change the hosts served.
+type hostsChanged struct {
+	hosts func(client.Object) []string
 }
-func (ingressHostsChanged) Generic(event.GenericEvent) bool { return false }
+
+func (p hostsChanged) Create(event.CreateEvent) bool   { return true }
+func (p hostsChanged) Delete(event.DeleteEvent) bool   { return true }
+func (p hostsChanged) Generic(event.GenericEvent) bool { return false }
+func (p hostsChanged) Update(e event.UpdateEvent) bool {
+	return !slices.Equal(p.hosts(e.ObjectOld), p.hosts(e.ObjectNew))
+}

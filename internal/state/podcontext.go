@@ -6,7 +6,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dataresidency/operator/internal/residency"
@@ -21,8 +23,10 @@ import (
 // of the ConfigMaps it references and the ExternalName Services of its
 // namespace. Secrets are never read. A missing ConfigMap is left out
 // (discovery then finds nothing in it), which is what the kubelet would see.
-func PodContext(ctx context.Context, r client.Reader, namespace string, spec *residency.PodSpec) (residency.PodContext, error) {
-	pc := residency.PodContext{Namespace: namespace, Cluster: ClusterFacts{ctx: ctx, r: r, relied: new(bool)}}
+//
+// routes are the Gateway API routes the cluster serves (Provider.Routes).
+func PodContext(ctx context.Context, r client.Reader, routes Routes, namespace string, spec *residency.PodSpec) (residency.PodContext, error) {
+	pc := residency.PodContext{Namespace: namespace, Cluster: ClusterFacts{ctx: ctx, r: r, routes: routes, relied: new(bool)}}
 	if spec == nil {
 		return pc, nil
 	}
@@ -82,10 +86,12 @@ const IndexIngressHost = "residency.host"
 // ClusterFacts answers discovery's questions about the cluster from the cache:
 // which Namespaces exist ("kafka.events:9092" names a Service when a
 // Namespace "events" exists, not a host under .events) and which hosts the
-// cluster's Ingresses serve (the workload's own public name is not egress).
+// cluster's Ingresses and Gateway API routes serve (the workload's own public
+// name is not egress).
 type ClusterFacts struct {
-	ctx context.Context
-	r   client.Reader
+	ctx    context.Context
+	r      client.Reader
+	routes Routes
 	// relied records that an answer was yes: discovery then left a name out
 	// because of the cluster, and a change of the facts can move the verdict.
 	relied *bool
@@ -110,16 +116,18 @@ func (f ClusterFacts) note(yes bool) bool {
 	return yes
 }
 
-// ServesHost reports whether an Ingress of the cluster serves host, by name
-// or by a wildcard above it (residency.ServingKeys).
+// ServesHost reports whether an Ingress or a Gateway API route of the
+// cluster serves host, by name or by a wildcard above it
+// (residency.ServingKeys).
 func (f ClusterFacts) ServesHost(host string) bool {
-	for _, k := range residency.ServingKeys(host) {
+	keys := residency.ServingKeys(host)
+	for _, k := range keys {
 		var list networkingv1.IngressList
 		if err := f.r.List(f.ctx, &list, client.MatchingFields{IndexIngressHost: k}, client.UnsafeDisableDeepCopy); err == nil && len(list.Items) > 0 {
 			return f.note(true)
 		}
 	}
-	return false
+	return f.note(f.routes.serves(f.ctx, keys))
 }
 
 // IngressHosts is the index function behind IndexIngressHost.
@@ -132,13 +140,26 @@ func IngressHosts(o client.Object) []string {
 }
 
 // SetupIndexes registers the field indexes PodContext relies on, before the
-// cache starts. The manager calls it once, in controllers.Setup, for the
-// controllers and the webhooks alike.
-func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
+// cache starts, and returns the Gateway API route kinds the cluster serves
+// (indexed too; pass them to PodContext). The manager calls it once, in
+// controllers.Setup, for the controllers and the webhooks alike.
+func SetupIndexes(ctx context.Context, idx client.FieldIndexer, mapper meta.RESTMapper) ([]schema.GroupVersionKind, error) {
 	if err := idx.IndexField(ctx, &corev1.Service{}, IndexServiceType, func(o client.Object) []string {
 		return []string{string(o.(*corev1.Service).Spec.Type)}
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	return idx.IndexField(ctx, &networkingv1.Ingress{}, IndexIngressHost, IngressHosts)
+	if err := idx.IndexField(ctx, &networkingv1.Ingress{}, IndexIngressHost, IngressHosts); err != nil {
+		return nil, err
+	}
+	routes, err := ServedRouteKinds(mapper)
+	if err != nil {
+		return nil, err
+	}
+	for _, gvk := range routes {
+		if err := idx.IndexField(ctx, NewRoute(gvk), IndexRouteHost, RouteHosts); err != nil {
+			return nil, err
+		}
+	}
+	return routes, nil
 }

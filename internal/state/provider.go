@@ -28,6 +28,9 @@ import (
 type Provider struct {
 	Catalog *residency.Catalog
 	Clock   clock.PassiveClock
+	// Routes are the Gateway API route kinds the cluster serves, indexed in
+	// the cache (SetupIndexes): PodContext reads their hostnames.
+	Routes Routes
 
 	// stores are the informers' stores of the four kinds (locations, bases,
 	// subprocessors, policies); writes counts the writes to them (see

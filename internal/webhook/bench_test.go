@@ -539,7 +539,7 @@ func BenchmarkEvaluateDeployment(b *testing.B) {
 		b.Fatal(err)
 	}
 	w, _ := residency.WorkloadOf(realisticDeployment())
-	pc, err := state.PodContext(ctx, m, nsDeny, w.PodSpec)
+	pc, err := state.PodContext(ctx, m, state.Routes{}, nsDeny, w.PodSpec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -553,7 +553,7 @@ func BenchmarkEvaluateDeployment(b *testing.B) {
 	b.Run("podcontext", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, err := state.PodContext(ctx, m, nsDeny, w.PodSpec); err != nil {
+			if _, err := state.PodContext(ctx, m, state.Routes{}, nsDeny, w.PodSpec); err != nil {
 				b.Fatal(err)
 			}
 		}

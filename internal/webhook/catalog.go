@@ -218,7 +218,7 @@ func (v *CatalogValidator) impact(ctx context.Context, cur, next *residency.Snap
 		if !ok {
 			return true
 		}
-		pc, err := state.PodContext(ctx, v.Reader, ns, w.PodSpec)
+		pc, err := state.PodContext(ctx, v.Reader, v.State.Routes, ns, w.PodSpec)
 		if err != nil {
 			out.err = err
 			return false

@@ -90,6 +90,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, st *state.Provider, opts Optio
 	for _, k := range residency.WorkloadKinds() {
 		warm = append(warm, k.New().(client.Object))
 	}
+	for _, gvk := range st.Routes.Kinds {
+		warm = append(warm, state.NewRoute(gvk))
+	}
 	for _, o := range warm {
 		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
 			return nil, err

@@ -132,7 +132,7 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 		ws.add(fmt.Sprintf("data residency: namespace %s: %v", ns, err))
 	}
 
-	pc, err := state.PodContext(ctx, v.Reader, ns, w.PodSpec)
+	pc, err := state.PodContext(ctx, v.Reader, v.State.Routes, ns, w.PodSpec)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("data residency webhook: reading ConfigMaps and Services of %s from the cache: %w", ns, err))
 	}

@@ -2,12 +2,17 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/dataresidency/operator/internal/testenv"
 )
 
 // An agent's configuration file, mounted from a ConfigMap, names the vendor it
@@ -68,4 +73,44 @@ func TestReplicationControllerIsJudged(t *testing.T) {
 	}
 	rejected(t, create(t, k8s, rc("https://api.sendgrid.com/v3/mail/send")), "ReplicationController shop/legacy-mailer", "twilio-sendgrid", "C-311/18")
 	admitted(t, create(t, k8s, rc("https://smtp-relay.brevo.com")))
+}
+
+// The host an HTTPRoute of the cluster serves is the workload's own public
+// name: no unattributed egress warning; a host nothing serves is warned of.
+func TestHostServedByHTTPRouteIsNotEgress(t *testing.T) {
+	if len(provider.Routes.Kinds) == 0 {
+		testenv.MissingTool(t, "the Gateway API route CRDs are not installed")
+	}
+	route := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"namespace": nsWarn, "name": "storefront"},
+		"spec":     map[string]any{"hostnames": []any{"*.storefront-eu.com"}},
+	}}
+	if err := k8s.Create(context.Background(), route); err != nil {
+		t.Fatal(err)
+	}
+	app := func(name, url string) *appsv1.Deployment {
+		d := mailer(nsWarn, name, "brevo")
+		d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "APP_URL", Value: url}}
+		return d
+	}
+	// The route reaches the cache within a moment.
+	var got string
+	for i, deadline := 0, time.Now().Add(10*time.Second); ; i++ {
+		warnings.take()
+		admitted(t, create(t, warned, app(fmt.Sprintf("storefront-%d", i), "https://www.storefront-eu.com")))
+		got = strings.Join(warnings.take(), "\n")
+		if !strings.Contains(got, "storefront-eu.com") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(got, "storefront-eu.com") {
+		t.Errorf("a host the HTTPRoute serves is warned of: %q", got)
+	}
+	warnings.take()
+	admitted(t, create(t, warned, app("elsewhere", "https://www.storefront-us.com")))
+	if got := strings.Join(warnings.take(), "\n"); !strings.Contains(got, "www.storefront-us.com") {
+		t.Errorf("a host nothing serves is not warned of: %q", got)
+	}
 }

@@ -83,9 +83,15 @@ func (w *warningLog) take() []string {
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	var err error
+	// The upstream Gateway API route CRDs: hosts their routes serve are not egress.
+	routeCRDs, err := testenv.GatewayAPIRouteCRDPaths()
+	if err != nil && testenv.InCI() {
+		println(err.Error())
+		os.Exit(1)
+	}
 	env, err = testenv.Start(testenv.Options{
-		WebhookPaths: []string{filepath.Join(testenv.Root(), "config", "webhook", "manifests.yaml")},
+		ExtraCRDPaths: routeCRDs,
+		WebhookPaths:  []string{filepath.Join(testenv.Root(), "config", "webhook", "manifests.yaml")},
 	})
 	if err != nil {
 		if errors.Is(err, testenv.ErrNoAssets) && !testenv.InCI() {
@@ -140,13 +146,15 @@ func startManager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := state.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	routes, err := state.SetupIndexes(ctx, mgr.GetFieldIndexer(), mgr.GetRESTMapper())
+	if err != nil {
 		return err
 	}
 	provider, err = state.NewProvider(ctx, mgr.GetCache(), nil, clk)
 	if err != nil {
 		return err
 	}
+	provider.Routes = state.Routes{Kinds: routes, Reader: mgr.GetCache()}
 	wh, err := webhook.Setup(ctx, mgr, provider, webhook.Options{Namespace: operatorNS})
 	if err != nil {
 		return err
