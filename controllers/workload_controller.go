@@ -88,8 +88,7 @@ func OwnedByWorkload(obj metav1.Object) bool {
 	if err != nil {
 		return false
 	}
-	k, ok := residency.LookupWorkloadKind(ref.Kind)
-	return ok && k.Group == gv.Group && k.Version == gv.Version
+	return residency.MakesWorkloads(gv.Group, ref.Kind)
 }
 
 // Owners tells whether a workload is reported through its owner: it names one

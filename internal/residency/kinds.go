@@ -83,6 +83,19 @@ func ControlledByWorkload(kind, ownerGroup, ownerKind string) bool {
 	return false
 }
 
+// MakesWorkloads reports whether objects of group/kind make governed
+// workloads from their template (a Deployment its ReplicaSets, a Job its Pods).
+func MakesWorkloads(group, kind string) bool {
+	for _, k := range workloadKinds {
+		for _, c := range k.ControlledBy {
+			if c.Group == group && c.Kind == kind {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // TypedPodSpec is the pod spec of a typed workload object (its template's),
 // or nil for any other object.
 func TypedPodSpec(obj runtime.Object) *corev1.PodSpec {

@@ -85,8 +85,9 @@ func TestOnAControlPlane(t *testing.T) {
 		run(t, nil, kubectl, kc, "delete", "-k", "config/default", "--wait=false", "--ignore-not-found")
 		// The CRDs go once the API server has finalized them; the namespace
 		// stays Terminating (no namespace controller here), so the chart goes
-		// into another one.
-		harness.Eventually(t, time.Minute, "CRDs deleted", func(ctx context.Context) (bool, error) {
+		// into another one. Finalizing a CRD lists and deletes its objects:
+		// slow when the machine is busy (go test runs packages in parallel).
+		harness.Eventually(t, 3*time.Minute, "CRDs deleted", func(ctx context.Context) (bool, error) {
 			var crds apiextensionsv1.CustomResourceDefinitionList
 			if err := env.Client.List(ctx, &crds); err != nil {
 				return false, err
