@@ -189,8 +189,11 @@ $(CONTROLLER_GEN):
 $(GOLANGCI): hack/tools/lint/go.mod
 	cd hack/tools/lint && go build -trimpath -o $(GOLANGCI) sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
 
+# remove_all_sd: Prometheus's own build tag that leaves out the service
+# discovery plugins (cloud SDKs), which checking and testing rules never uses;
+# the binary goes from 123 to 77 MB, and the cold build compiles that much less.
 $(PROMTOOL):
-	GOBIN=$(LOCALBIN) CGO_ENABLED=0 go install -trimpath github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+	GOBIN=$(LOCALBIN) CGO_ENABLED=0 go install -trimpath -tags remove_all_sd github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
 
 .PHONY: promtool
 promtool: $(PROMTOOL) ## Build promtool $(PROMETHEUS_VERSION) from the module proxy into bin/ (once).
