@@ -55,6 +55,7 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 		{Name: "APP_URL", Value: "https://shop.acme-retail.com"},
 		{Name: "API_BASE", Value: "https://v2.api.acme-retail.com/orders"},
 		{Name: "KAFKA_BROKERS", Value: "kafka.events:9092"},
+		{Name: "S3_ENDPOINT", Value: "http://minio.storage:9000"},
 	}
 	legacy := &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "legacy"}, Spec: corev1.ReplicationControllerSpec{
 		Selector: map[string]string{"app": "legacy"},
@@ -66,7 +67,7 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 
 	views := waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
 		return worst(v, "Deployment/relay") == "fail" && worst(v, "ReplicationController/legacy") == "fail" &&
-			worst(v, "Deployment/web") == "pass", describe(v)
+			worst(v, "Deployment/web") == "warn" && mentions(v["Deployment/web"], "minio.storage"), describe(v)
 	})
 	if !slices.Contains(views["Deployment/relay"].reasons, "BasisNotValid") {
 		t.Errorf("relay reasons %v, want BasisNotValid", views["Deployment/relay"].reasons)
@@ -85,13 +86,13 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 	})
 
 	// Without the Ingress, the host is no longer the cluster's own: web's
-	// APP_URL is egress nobody claims. Its last verdict named no endpoint, so
-	// only the record that discovery relied on the cluster brings it back.
+	// APP_URL is egress nobody claims. A deletion enqueues only the workloads
+	// whose discovery relied on the cluster, as web's did.
 	if err := k8s.Delete(context.Background(), &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
 	views = waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
-		return worst(v, "Deployment/web") == "warn", describe(v)
+		return mentions(v["Deployment/web"], "shop.acme-retail.com"), describe(v)
 	})
 	if !mentions(views["Deployment/web"], "shop.acme-retail.com") || mentions(views["Deployment/web"], "v2.api.acme-retail.com") {
 		t.Errorf("web's results name the Ingress's host only: %+v", views["Deployment/web"].results)
@@ -103,6 +104,15 @@ func TestDiscoveryReadsMountedConfigMapsAndClusterFacts(t *testing.T) {
 	}
 	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
 		return mentions(v["Deployment/web"], "v2.api.acme-retail.com"), describe(v)
+	})
+
+	// Facts that arrive quiet the names again: a new Ingress serving the
+	// host, and a Namespace "storage" making minio.storage a Service.
+	create(t, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop-again"}, Spec: networkingv1.IngressSpec{
+		Rules: []networkingv1.IngressRule{{Host: "shop.acme-retail.com"}}}}, namespace("storage", "audit"))
+	waitReport(t, ns, func(v map[string]*workloadView) (bool, string) {
+		return !mentions(v["Deployment/web"], "shop.acme-retail.com") && !mentions(v["Deployment/web"], "minio.storage") &&
+			mentions(v["Deployment/web"], "v2.api.acme-retail.com"), describe(v)
 	})
 }
 

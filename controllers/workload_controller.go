@@ -294,9 +294,7 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// Gateway API routes serve hosts as Ingresses do (the kinds the cluster
 	// served at start: state.SetupIndexes).
 	for _, gvk := range r.State.Routes.Kinds {
-		b = b.Watches(state.NewRoute(gvk), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
-		}), builder.WithPredicates(hostsChanged{state.RouteHosts}))
+		b = b.Watches(state.NewRoute(gvk), r.servedHostsHandler(kind, state.RouteHosts, enqueue))
 	}
 	return b.
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, controllerChanged{}))).
@@ -327,16 +325,19 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(ns, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetName()))
 		}), builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		// A Namespace that comes or goes changes whether "svc.<namespace>"
-		// names a Service or a host; an Ingress's hosts are the cluster's own
-		// public names: the workloads with discovered endpoints, and those whose
-		// discovery left a name out because of them, are judged again.
-		Watches(ns, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
-		}), builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
-		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return enqueue(append(r.Store.WithEndpoints(kind), r.Store.ReliedOnCluster(kind)...))
-		}), builder.WithPredicates(hostsChanged{state.IngressHosts})).
+		// A Namespace that comes makes "svc.<namespace>" a Service: the
+		// workloads with an endpoint under it are judged again; one that goes,
+		// those whose discovery left a name out because of the cluster.
+		Watches(ns, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue) {
+				suffix := "." + e.Object.GetName()
+				add(q, enqueue(r.Store.WithEndpointHost(kind, func(h string) bool { return strings.HasSuffix(h, suffix) })))
+			},
+			DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue) {
+				add(q, enqueue(r.Store.ReliedOnCluster(kind)))
+			},
+		}).
+		Watches(&networkingv1.Ingress{}, r.servedHostsHandler(kind, state.IngressHosts, enqueue)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadConfigMaps: o.GetName()})
 		})).
@@ -404,14 +405,38 @@ func (externalNameChanged) Update(e event.UpdateEvent) bool {
 }
 func (externalNameChanged) Generic(event.GenericEvent) bool { return false }
 
-// hostsChanged passes Ingress or route events that change the hosts served.
-type hostsChanged struct {
-	hosts func(client.Object) []string
+// servedHostsHandler enqueues, when an Ingress or a route starts or stops
+// serving hosts, the workloads with an endpoint it now serves and those whose
+// discovery left a name out because of the cluster (it may no longer be served).
+func (r *WorkloadReconciler) servedHostsHandler(kind string, hosts func(client.Object) []string, enqueue func([]findings.Key) []reconcile.Request) handler.EventHandler {
+	changed := func(q workqueue, before, after []string) {
+		if slices.Equal(before, after) {
+			return
+		}
+		served := map[string]bool{}
+		for _, h := range after {
+			served[h] = true
+		}
+		keys := r.Store.ReliedOnCluster(kind)
+		if len(served) > 0 {
+			keys = append(keys, r.Store.WithEndpointHost(kind, func(h string) bool {
+				return slices.ContainsFunc(residency.ServingKeys(h), func(k string) bool { return served[k] })
+			})...)
+		}
+		add(q, enqueue(keys))
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue) { changed(q, nil, hosts(e.Object)) },
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue) {
+			changed(q, hosts(e.ObjectOld), hosts(e.ObjectNew))
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue) { changed(q, hosts(e.Object), nil) },
+	}
 }
 
-func (p hostsChanged) Create(event.CreateEvent) bool   { return true }
-func (p hostsChanged) Delete(event.DeleteEvent) bool   { return true }
-func (p hostsChanged) Generic(event.GenericEvent) bool { return false }
-func (p hostsChanged) Update(e event.UpdateEvent) bool {
-	return !slices.Equal(p.hosts(e.ObjectOld), p.hosts(e.ObjectNew))
+// add puts requests on the queue.
+func add(q workqueue, reqs []reconcile.Request) {
+	for _, req := range reqs {
+		q.Add(req)
+	}
 }

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -674,15 +673,13 @@ func (l *loader) handleIngress(o Origin, tree *docTree, base *yamlv3.Node, name 
 // handleRoute records the hostnames a Gateway API route serves. The Gateway
 // API's types are not a dependency: spec.hostnames is all that is read.
 func (l *loader) handleRoute(o Origin, tree *docTree, base *yamlv3.Node, kind, name string, obj map[string]interface{}) {
-	hosts, _, err := unstructured.NestedStringSlice(obj, "spec", "hostnames")
+	hosts, err := residency.RouteHostnames(obj)
 	if err != nil {
 		l.fail(l.located(o, tree, base, kind, name, "spec.hostnames", "must be a list of host names"))
 		return
 	}
 	for _, h := range hosts {
-		if h != "" {
-			l.b.ServedHosts[strings.ToLower(h)] = true
-		}
+		l.b.ServedHosts[h] = true
 	}
 }
 

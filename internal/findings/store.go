@@ -208,6 +208,27 @@ func (s *Store) ReliedOnCluster(kind string) []Key {
 	return out
 }
 
+// WithEndpointHost returns the workloads of a kind with a finding about an
+// endpoint whose host name match accepts: those a new Namespace or a newly
+// served host can quiet.
+func (s *Store) WithEndpointHost(kind string, match func(host string) bool) []Key {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Key
+	for k, e := range s.entries {
+		if k.Kind != kind {
+			continue
+		}
+		for i := range e.Result.Findings {
+			if ep, err := residency.ParseEndpoint(e.Result.Findings[i].Endpoint); err == nil && ep.Host != "" && match(ep.Host) {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // WithEndpoints returns the workloads of a kind with a finding about a
 // discovered or declared endpoint: those a change of egress claims can move.
 func (s *Store) WithEndpoints(kind string) []Key {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // ServingKeys are the names under which a host is served: the host itself and
@@ -41,6 +42,23 @@ func IngressHosts(ing *networkingv1.Ingress) []string {
 		}
 	}
 	return hosts
+}
+
+// RouteHostnames are the hosts a Gateway API route serves (spec.hostnames),
+// lower case, read from the route as an unstructured object: the Gateway
+// API's types are not a dependency.
+func RouteHostnames(route map[string]interface{}) ([]string, error) {
+	hosts, _, err := unstructured.NestedStringSlice(route, "spec", "hostnames")
+	if err != nil {
+		return nil, err
+	}
+	out := hosts[:0]
+	for _, h := range hosts {
+		if h != "" {
+			out = append(out, strings.ToLower(h))
+		}
+	}
+	return out, nil
 }
 
 // KnownFacts are ClusterFacts from sets read elsewhere (residencyctl's input).

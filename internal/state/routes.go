@@ -3,12 +3,13 @@ package state
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dataresidency/operator/internal/residency"
 )
 
 // RouteKinds are the Gateway API routes whose spec.hostnames are hosts the
@@ -53,14 +54,8 @@ func RouteHosts(o client.Object) []string {
 	if !ok {
 		return nil
 	}
-	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
-	out := hosts[:0]
-	for _, h := range hosts {
-		if h != "" {
-			out = append(out, strings.ToLower(h))
-		}
-	}
-	return out
+	hosts, _ := residency.RouteHostnames(u.Object)
+	return hosts
 }
 
 // Routes are the Gateway API route kinds the cluster serves and where to read
