@@ -125,9 +125,9 @@ chart: ## Regenerate dist/chart/templates from `kubectl kustomize` of config/def
 	hack/gen-chart.sh
 
 .PHONY: test-e2e
-test-e2e: ## Build the local cluster's binaries (once) and run the tests that need a whole cluster (Deployments -> Pods on kwok nodes).
+test-e2e: $(COREDNS) ## Build the local cluster's binaries and CoreDNS (once) and run the tests that need a whole cluster (Deployments -> Pods on kwok nodes; observed egress through CoreDNS's dnstap).
 	K8S_VERSION=$(K8S_VERSION) hack/controlplane/build.sh cluster
-	E2E_REQUIRED=1 go test ./test/cluster/... -count=1 -run 'E2E|ControlPlane'
+	E2E_REQUIRED=1 go test ./test/cluster/... ./test/observed/... -count=1 -run 'E2E|ControlPlane|ObservedEgress'
 
 # The supported range is the three newest minor releases: `make test` runs
 # everything on the newest (K8S_VERSION); this runs the CRD, RBAC, webhook,
@@ -152,7 +152,7 @@ bench: envtest ## Engine, webhook handler, end-to-end admission (vs no webhook a
 ##@ Local cluster
 
 .PHONY: dev-cluster
-dev-cluster: ## Start the local cluster (etcd, apiserver, controller-manager, scheduler, kwok nodes); KUBECONFIG=bin/dev-cluster/kubeconfig.
+dev-cluster: ## Start the local cluster (etcd, apiserver, controller-manager, scheduler, kwok nodes, CoreDNS with dnstap); KUBECONFIG=bin/dev-cluster/kubeconfig.
 	K8S_VERSION=$(K8S_VERSION) hack/dev-cluster.sh up
 
 .PHONY: dev-cluster-down
@@ -188,6 +188,16 @@ $(CONTROLLER_GEN):
 
 $(GOLANGCI): hack/tools/lint/go.mod
 	cd hack/tools/lint && go build -trimpath -o $(GOLANGCI) sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter
+
+# CoreDNS with only the plugins the observed-egress tests and the dev cluster
+# use (hack/coredns: bind, file, hosts, dnstap, log, errors, metrics), pinned in
+# hack/coredns/go.mod; its own module, so the operator's go.mod is untouched.
+COREDNS := $(LOCALBIN)/coredns
+$(COREDNS): hack/coredns/go.mod hack/coredns/main.go
+	cd hack/coredns && CGO_ENABLED=0 go build -trimpath -o $(COREDNS) .
+
+.PHONY: coredns
+coredns: $(COREDNS) ## Build CoreDNS (hack/coredns, pinned) from the module proxy into bin/ (once).
 
 # remove_all_sd: Prometheus's own build tag that leaves out the service
 # discovery plugins (cloud SDKs), which checking and testing rules never uses;

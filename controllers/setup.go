@@ -90,6 +90,9 @@ type Options struct {
 	// OpenReports Report CRD while it does not (default 30s): until it does,
 	// the operator runs without Reports (ReportsGate).
 	ReportsCRDCheck time.Duration
+	// Observed configures observed egress (the dnstap collector is off
+	// without a BindAddress; ObservedEgress objects are read regardless).
+	Observed ObservedOptions
 }
 
 // Controllers are the running reconcilers and the state they share.
@@ -106,6 +109,8 @@ type Controllers struct {
 	// ReportsGate starts the Report controller once the cluster serves the
 	// OpenReports Report CRD (nil when workloads are disabled).
 	ReportsGate *ReportsGate
+	// Observed is the observed-egress pipeline (nil when workloads are disabled).
+	Observed *Observed
 }
 
 // Setup registers the field indexes, the metrics and every reconciler with mgr.
@@ -216,6 +221,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: m}
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
+		}
+		if c.Observed, err = setupObserved(ctx, mgr, c, owners, opts.Clock, opts.Observed); err != nil {
+			return nil, err
 		}
 		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: toReports, Workers: workers, Batch: batch}
 		c.ReportsGate = &ReportsGate{mgr: mgr, reports: c.Reports, store: store, changes: toReports, on: &reportsOn, every: opts.ReportsCRDCheck}

@@ -176,6 +176,10 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err // a Namespace's arrival enqueues its workloads
 	}
 	w.NamespaceLabels = nsLabels
+	var observedUntil time.Time
+	if w.Observed, w.ObservedDropped, observedUntil, err = r.observed(ctx, req.Namespace, req.Name, pol.ObservedRetention); err != nil {
+		return ctrl.Result{}, err
+	}
 
 	start := time.Now()
 	res := snap.Evaluate(w)
@@ -196,7 +200,12 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "ResidencyViolation", "Evaluate", "%s", violationSummary(res))
 	}
 	log.FromContext(ctx).V(1).Info("evaluated", "workload", key.String(), "verdict", res.Verdict, "findings", len(res.Findings))
-	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), snap.NextTransition())}, nil
+	// Requeue at the next legal transition, or when an observed name expires.
+	next := snap.NextTransition()
+	if !observedUntil.IsZero() && (next.IsZero() || observedUntil.Before(next)) {
+		next = observedUntil
+	}
+	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), next)}, nil
 }
 
 // get returns the cached workload: the informer's own object, read-only (the
@@ -338,6 +347,14 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			},
 		}).
 		Watches(&networkingv1.Ingress{}, r.servedHostsHandler(kind, state.IngressHosts, enqueue)).
+		// What its pods resolved (written by the dnstap flushers).
+		Watches(&v1alpha1.ObservedEgress{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			oe, ok := o.(*v1alpha1.ObservedEgress)
+			if !ok || oe.Spec.Workload.Kind != kind {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: oe.Namespace, Name: oe.Spec.Workload.Name}}}
+		})).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexWorkloadConfigMaps: o.GetName()})
 		})).

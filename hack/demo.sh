@@ -85,7 +85,7 @@ poll() {
 
 # ---------------------------------------------------------------- processes
 
-# stop_all stops the manager and the cluster of $DEMO_DIR by pid, checks that
+# stop_all stops the manager and the cluster (CoreDNS included) of $DEMO_DIR by pid, checks that
 # none of their processes is left, and removes $DEMO_DIR.
 stop_all() {
   [ -d "$DEMO_DIR" ] || return 0
@@ -211,6 +211,7 @@ VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 mkdir -p "$root/bin"
 gobuild_log=$root/bin/.demo-go-build.log
 (go build -o "$root/bin/" ./cmd/manager ./hack/demo/democtl ./test/cluster/cmd/devcluster &&
+  make --no-print-directory coredns &&
   go build -ldflags "-X github.com/dataresidency/operator/internal/cli.Version=$VERSION" -o "$root/bin/residencyctl" ./cmd/residencyctl) \
   >"$gobuild_log" 2>&1 &
 gobuild_pid=$!
@@ -251,7 +252,7 @@ fi
 kubectl() { "$KUBECTL" "$@"; }
 residencyctl() { "$root/bin/residencyctl" "$@"; }
 build_ms=$(($(now_ms) - begin))
-step "built bin/manager, bin/residencyctl, bin/democtl, bin/devcluster in $(secs $build_ms) (kubectl: $KUBECTL)"
+step "built bin/manager, bin/residencyctl, bin/democtl, bin/devcluster, bin/coredns in $(secs $build_ms) (kubectl: $KUBECTL)"
 
 # --- a demo left running by DEMO_KEEP=1 is replaced
 if [ -d "$DEMO_DIR" ]; then
@@ -263,9 +264,16 @@ touch "$DEMO_DIR/$marker"
 started=1
 
 # --- the cluster
+# Its DNS is CoreDNS (bin/coredns), authoritative for the vendor name of the
+# tour (a documentation address; any other name NXDOMAIN, nothing forwarded),
+# streaming every answer to the operator (dnstap), as the Corefile line of
+# docs/observed-egress.md makes a cluster's CoreDNS do.
+read -r webhook_port probe_port dnstap_port dns_port < <("$democtl" ports 4)
 begin=$(now_ms)
 if ! "$devcluster" up --dir "$DEMO_DIR/cluster" --bin-dir "$bindir" \
   --apiserver-port 0 --etcd-port 0 --etcd-peer-port 0 --controller-manager-port 0 --scheduler-port 0 \
+  --coredns "$root/bin/coredns" --dns-port "$dns_port" --dnstap "127.0.0.1:$dnstap_port" \
+  --dns-record api.sendgrid.com=192.0.2.20 \
   >"$DEMO_DIR/cluster-up.log" 2>&1; then
   record_pids
   cat "$DEMO_DIR/cluster-up.log" >&2
@@ -276,7 +284,7 @@ cluster_ms=$(($(now_ms) - begin))
 export KUBECONFIG=$DEMO_DIR/cluster/kubeconfig
 server=$(kubectl config view -o jsonpath='{.clusters[0].cluster.server}')
 nodes=$(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.labels.topology\.kubernetes\.io/region}{" "}{end}')
-step "local cluster up in $(secs $cluster_ms): kube-apiserver $server, kwok nodes in: $nodes"
+step "local cluster up in $(secs $cluster_ms): kube-apiserver $server, kwok nodes in: $nodes, DNS (CoreDNS) 127.0.0.1:$dns_port"
 
 # --- CRDs
 kubectl apply --server-side -f config/crd/bases -f config/crd/external >/dev/null
@@ -286,11 +294,11 @@ step "CRDs installed: config/crd/bases (4 residency kinds), config/crd/external 
 # --- the operator
 begin=$(now_ms)
 "$democtl" certs "$DEMO_DIR/certs"
-read -r webhook_port probe_port < <("$democtl" ports 2)
 "$democtl" spawn -pidfile "$DEMO_DIR/manager.pid" -log "$DEMO_DIR/manager.log" -name manager -- \
   "$root/bin/manager" --namespace=dataresidency-system \
   --webhook-port="$webhook_port" --webhook-cert-dir="$DEMO_DIR/certs" --disable-cert-rotation \
-  --health-probe-bind-address="127.0.0.1:$probe_port" --metrics-bind-address=0 >/dev/null
+  --health-probe-bind-address="127.0.0.1:$probe_port" --metrics-bind-address=0 \
+  --dnstap-bind-address="127.0.0.1:$dnstap_port" >/dev/null
 record_pids
 manager_pid=$("$democtl" pids "$DEMO_DIR/manager.pid" | awk '{print $2}')
 "$democtl" wait-http -timeout 120s -pidfile "$DEMO_DIR/manager.pid" "http://127.0.0.1:$probe_port/readyz" ||
@@ -300,7 +308,7 @@ manager_pid=$("$democtl" pids "$DEMO_DIR/manager.pid" | awk '{print $2}')
   -url "https://127.0.0.1:$webhook_port" -ca "$DEMO_DIR/certs/ca.crt" >"$DEMO_DIR/webhook.yaml"
 kubectl apply -f "$DEMO_DIR/webhook.yaml" >/dev/null
 manager_ms=$(($(now_ms) - begin))
-step "operator running in $(secs $manager_ms): bin/manager pid $manager_pid, webhooks https://127.0.0.1:$webhook_port/validate-{workloads,catalog}, log ${DEMO_DIR#"$root"/}/manager.log"
+step "operator running in $(secs $manager_ms): bin/manager pid $manager_pid, webhooks https://127.0.0.1:$webhook_port/validate-{workloads,catalog}, dnstap 127.0.0.1:$dnstap_port, log ${DEMO_DIR#"$root"/}/manager.log"
 
 # --- the catalog
 begin=$(now_ms)
@@ -416,7 +424,38 @@ shown "kubectl get events -n demo-audit --field-selector reason=ResidencyViolati
 kubectl get events -n demo-audit --field-selector reason=ResidencyViolation \
   -o custom-columns='OBJECT:.involvedObject.name,MESSAGE:.message' | cut -c1-220
 
-section "6. Where the pods run: the real scheduler, kwok nodes per region"
+section "6. Observed egress: what a workload actually resolves"
+echo "newsletter in demo-audit declares nothing and its pod spec names no endpoint: its"
+echo "SendGrid SDK calls api.sendgrid.com by default. Its Pod (a kwok Pod, address in"
+echo "127.244.0.0/16) resolves the name through the cluster DNS, which reports the answer to"
+echo "the operator (dnstap); the operator attributes it to the Pod, the Pod to its Deployment."
+echo
+kubectl apply -f $manifests/observed.yaml >/dev/null
+kubectl wait --for condition=Available --timeout=90s deployment/newsletter -n demo-audit >/dev/null
+newsletter_ip=$(kubectl get pods -n demo-audit -l app=newsletter -o jsonpath='{.items[0].status.podIP}')
+sleep 1 # the operator's Pod informer sees the address
+shown "democtl resolve -from $newsletter_ip -server 127.0.0.1:$dns_port api.sendgrid.com api.sendgrid.com.demo-audit.svc.cluster.local"
+"$democtl" resolve -from "$newsletter_ip" -server "127.0.0.1:$dns_port" api.sendgrid.com api.sendgrid.com.demo-audit.svc.cluster.local
+begin=$(now_ms)
+observed_jsonpath='{range .results[?(@.resources[0].name=="newsletter")]}{.rule}{"\t"}{.properties.source}{"\t"}{.message}{"\n"}{end}'
+observed_violation() {
+  kubectl get report data-residency -n demo-audit -o jsonpath="$observed_jsonpath" 2>/dev/null |
+    grep -q $'^BasisNotValid\tobserved: resolved api.sendgrid.com'
+}
+poll "the observed flow in the Report" 30 observed_violation
+observed_ms=$(($(now_ms) - begin))
+echo
+shown "kubectl get observedegresses -n demo-audit"
+kubectl get observedegresses -n demo-audit
+echo
+shown "kubectl get report data-residency -n demo-audit -o jsonpath='{range .results[?(@.resources[0].name==\"newsletter\")]}...'"
+kubectl get report data-residency -n demo-audit -o jsonpath="$observed_jsonpath" | grep -v '^Compliant' |
+  awk -F'\t' '{printf "%-16s %s\n    %s\n", $1, $2, $3}'
+echo
+echo "The search-path expansion (NXDOMAIN) is not egress; the answered name is, with the"
+echo "same legal verdict as if the spec named it, in the Report $(secs $observed_ms) after the query."
+
+section "7. Where the pods run: the real scheduler, kwok nodes per region"
 pods_columns='NAMESPACE:.metadata.namespace,POD:.metadata.name,STATUS:.status.phase,NODE:.spec.nodeName'
 shown "kubectl get pods -A --sort-by=.metadata.namespace -o custom-columns=$pods_columns"
 kubectl get pods -A -o custom-columns="$pods_columns" --sort-by=.metadata.namespace

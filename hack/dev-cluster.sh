@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A local Kubernetes cluster without a container runtime: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler as processes on 127.0.0.1 and kwok
-# simulating nodes in eu-north-1 (SE), europe-west3 (DE) and us-east-1 (US).
+# simulating nodes in eu-north-1 (SE), europe-west3 (DE) and us-east-1 (US),
+# and CoreDNS (bin/coredns) as the cluster DNS on 127.0.0.1:16053, streaming
+# dnstap to 127.0.0.1:6000 (a manager run with --dnstap-bind-address there).
 # See docs/dev-cluster.md.
 #
 #   hack/dev-cluster.sh up      build what is missing, start (idempotent)
@@ -32,6 +34,7 @@ case "$cmd" in
     else
       hack/controlplane/build.sh cluster
     fi
+    make --no-print-directory coredns
     ;;
   down|status) ;;
   *)
@@ -42,4 +45,10 @@ esac
 
 # go build is incremental: relinks only when test/cluster changed.
 go build -o "$root/bin/devcluster" ./test/cluster/cmd/devcluster
+if [ "$cmd" = up ]; then
+  # DEV_CLUSTER_DNS_RECORDS: more NAME=IPV4 the cluster DNS answers, space-separated.
+  dns=(--coredns "$root/bin/coredns")
+  for r in ${DEV_CLUSTER_DNS_RECORDS:-}; do dns+=(--dns-record "$r"); done
+  exec "$root/bin/devcluster" up --dir "$dir" --bin-dir "$bindir" "${dns[@]}"
+fi
 exec "$root/bin/devcluster" "$cmd" --dir "$dir" --bin-dir "$bindir"

@@ -28,6 +28,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&TransferBasis{}, &TransferBasisList{},
 		&Subprocessor{}, &SubprocessorList{},
 		&ResidencyPolicy{}, &ResidencyPolicyList{},
+		&ObservedEgress{}, &ObservedEgressList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil

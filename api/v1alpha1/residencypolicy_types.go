@@ -57,6 +57,10 @@ type ResidencyPolicySpec struct {
 	// +kubebuilder:validation:Enum=ignore;warn;deny
 	RequireDeclaration RuleAction `json:"requireDeclaration,omitempty"`
 
+	// observedEgress configures how the names workloads resolve (reported by
+	// the cluster DNS through dnstap) are kept.
+	// +optional
+	ObservedEgress *ObservedEgressPolicy `json:"observedEgress,omitempty"`
 	// excludedNamespaces are never evaluated nor blocked.
 	// +optional
 	// +listType=set
@@ -78,6 +82,18 @@ type ResidencyPolicySpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256
 	CountryOverrides []CountryOverride `json:"countryOverrides,omitempty"`
+}
+
+// ObservedEgressPolicy configures observed egress.
+type ObservedEgressPolicy struct {
+	// retention is how long after a name was last resolved it still counts
+	// (and is kept in its ObservedEgress): 168h (7 days) by default, at
+	// least 1m.
+	// +optional
+	// +kubebuilder:default="168h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="retention must be at least 1m"
+	Retention *metav1.Duration `json:"retention,omitempty"`
 }
 
 // MechanismOverride marks a transfer mechanism invalid from a date.

@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,6 +49,13 @@ func main() {
 	flag.IntVar(&webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	var wh webhookFlags
 	wh.bind(flag.CommandLine)
+	var observed controllers.ObservedOptions
+	var dnstapTLS bool
+	flag.StringVar(&observed.BindAddress, "dnstap-bind-address", "0", "Address the dnstap collector listens on for the cluster DNS (CoreDNS's \"dnstap tcp://<service>:6000 full\"); \"0\" disables it. See docs/observed-egress.md.")
+	flag.BoolVar(&dnstapTLS, "dnstap-tls", false, "Serve dnstap over TLS with the webhook's certificate (--webhook-cert-dir): CoreDNS's \"dnstap tls://<service>:6000 full { skipverify }\".")
+	flag.StringVar(&observed.ClusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain: names under it are the cluster's own, never egress.")
+	flag.DurationVar(&observed.FlushInterval, "observed-flush-interval", time.Second, "How long a name a workload resolves for the first time waits before it is written to its ObservedEgress.")
+	flag.DurationVar(&observed.Refresh, "observed-refresh", 30*time.Second, "How often further resolutions of names already recorded are written (counts, last seen).")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and webhook servers (off by default: CVE-2023-44487, CVE-2023-39325).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -89,7 +98,13 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{Workers: workers})
+	if dnstapTLS {
+		observed.TLSCertDir = webhookCertDir
+		if observed.TLSCertDir == "" {
+			observed.TLSCertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
+		}
+	}
+	ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{Workers: workers, Observed: observed})
 	if err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)

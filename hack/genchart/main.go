@@ -389,8 +389,8 @@ func values(t *template) error {
 	case "NetworkPolicy":
 		t.cond = ".Values.networkPolicy.enabled"
 		ingress := get(o, "spec", "ingress").([]any)
-		if len(ingress) != 2 || get(ingress[0], "from") != nil || get(ingress[1], "from") == nil {
-			return errors.New("the NetworkPolicy's ingress is not [webhook from anywhere, metrics from monitoring]: update genchart")
+		if len(ingress) != 3 || get(ingress[0], "from") != nil || get(ingress[1], "from") == nil || get(ingress[2], "from") == nil {
+			return errors.New("the NetworkPolicy's ingress is not [webhook from anywhere, metrics from monitoring, dnstap from the cluster DNS]: update genchart")
 		}
 		t.lines([]string{
 			"{{- with .Values.networkPolicy.webhookFrom }}",
@@ -398,18 +398,24 @@ func values(t *template) error {
 			"  {{- toYaml . | nindent %INDENT+2% }}",
 			"{{- end }}",
 		}, "spec", "ingress", "0")
-		// The metrics rule only with peers: an empty from would admit everyone.
-		metrics := deepCopy(ingress[1].(map[string]any))
-		delete(metrics, "from")
-		rest, err := yaml.Marshal(metrics)
-		if err != nil {
-			return err
+		// The metrics and dnstap rules only with peers: an empty from would admit everyone.
+		var lines []string
+		for _, r := range []struct {
+			i     int
+			value string
+		}{{1, "metricsFrom"}, {2, "dnstapFrom"}} {
+			rule := deepCopy(ingress[r.i].(map[string]any))
+			delete(rule, "from")
+			rest, err := yaml.Marshal(rule)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, "{{- with .Values.networkPolicy."+r.value+" }}", "- from:", "    {{- toYaml . | nindent %INDENT+4% }}")
+			for _, l := range strings.Split(strings.TrimRight(string(rest), "\n"), "\n") {
+				lines = append(lines, "  "+l)
+			}
+			lines = append(lines, "{{- end }}")
 		}
-		lines := []string{"{{- with .Values.networkPolicy.metricsFrom }}", "- from:", "    {{- toYaml . | nindent %INDENT+4% }}"}
-		for _, l := range strings.Split(strings.TrimRight(string(rest), "\n"), "\n") {
-			lines = append(lines, "  "+l)
-		}
-		lines = append(lines, "{{- end }}")
 		set(o, ingress[:1], "spec", "ingress")
 		t.items(lines, "spec", "ingress")
 	case "ValidatingWebhookConfiguration":

@@ -113,6 +113,9 @@ type Bundle struct {
 	// ServedHosts are the hosts the input's Ingresses and Gateway API routes
 	// serve (residency.ServingKeys' spelling: "*.shop.io" for a wildcard).
 	ServedHosts map[string]bool
+	// Observed is what workloads' pods resolved: ObservedEgress objects of
+	// the input, and --observed files.
+	Observed map[observedKey]*v1alpha1.ObservedEgressStatus
 
 	Errors  []*InputError
 	Notices []Notice
@@ -165,6 +168,7 @@ func newBundle() *Bundle {
 		ConfigMaps:       map[string]map[string]map[string]string{},
 		ExternalNames:    map[string]string{},
 		ServedHosts:      map[string]bool{},
+		Observed:         map[observedKey]*v1alpha1.ObservedEgressStatus{},
 	}
 }
 
@@ -415,6 +419,8 @@ func (l *loader) handleObject(o Origin, tree *docTree, base *yamlv3.Node, obj ma
 	}
 
 	switch {
+	case gv.Group == v1alpha1.GroupVersion.Group && kind == "ObservedEgress":
+		l.handleObserved(o, obj)
 	case gv.Group == v1alpha1.GroupVersion.Group:
 		l.handleResidency(o, tree, base, gv, kind, obj)
 	case isWorkloadKind(kind) && knownWorkloadGroups[gv.Group]:

@@ -204,6 +204,8 @@ func newScanCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		in                 inputFlags
 		output, at, failOn string
 		strictRefs, quiet  bool
+		observedFiles      []string
+		clusterDomain      string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan -f PATH... [-o table|json|sarif] [--at DATE]",
@@ -236,6 +238,8 @@ the document and the field), 3 other errors.`,
 				return badInput(err)
 			}
 			b := Load(in.files, stdin, in.stdinName, in.namespace)
+			loadObserved(b, observedFiles, in.namespace, clusterDomain)
+			b.noteUnmatchedObserved()
 			if strictRefs {
 				for _, n := range b.Notices {
 					if n.Rule == string(residency.ReasonUnknownLocation) || n.Rule == string(residency.ReasonUnknownTransferBasis) || n.Rule == string(residency.ReasonUnknownSubprocessor) {
@@ -294,6 +298,8 @@ the document and the field), 3 other errors.`,
 	cmd.Flags().StringVar(&failOn, "fail-on", "violation", "exit 1 on: violation, warning (warnings or violations), or never")
 	cmd.Flags().BoolVar(&strictRefs, "strict-references", true, "a Subprocessor that names a ProcessingLocation, TransferBasis or onward Subprocessor missing from the input is bad input (exit 2); =false makes it a finding, as in the cluster (UnknownLocation, UnknownSubprocessor, an uncovered route)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print warnings and notes about the input on stderr")
+	cmd.Flags().StringArrayVar(&observedFiles, "observed", nil, "what workloads actually resolved: a dnstap capture (attributed to the workloads of the input's Pods by status.podIP) or ObservedEgress objects (kubectl get observedegresses -A -o yaml); repeatable")
+	cmd.Flags().StringVar(&clusterDomain, "cluster-domain", "cluster.local", "names under the cluster's DNS domain are never egress (--observed captures)")
 	return cmd
 }
 

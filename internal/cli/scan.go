@@ -40,6 +40,9 @@ type ScanResult struct {
 	// named by Basis first, each with its state and since when.
 	Bases    []residency.RouteBasis `json:"bases,omitempty"`
 	Endpoint string                 `json:"endpoint,omitempty"`
+	// Source says where the flow comes from: declared, discovered (where) or
+	// observed (how often, when last).
+	Source string `json:"source,omitempty"`
 	// Enforcement is what admission does in the workload's namespace: deny, warn or audit.
 	Enforcement string `json:"enforcement"`
 	// Subprocessors are all the Subprocessors the workload sends data to.
@@ -149,6 +152,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 		Cluster:       b.ClusterFacts(),
 	}
 	wl.NamespaceLabels = b.Namespaces[w.Namespace]
+	wl.Observed, wl.ObservedDropped = b.observedFor(w.Namespace, kind, meta.GetName(), snap.Policy().ObservedRetention, snap.At())
 	res := snap.Evaluate(wl)
 	ref := Resource{APIVersion: res.Resource.APIVersion, Kind: res.Resource.Kind, Namespace: res.Resource.Namespace, Name: res.Resource.Name}
 	enforcement := snap.Policy().Enforcement(b.Namespaces[w.Namespace])
@@ -161,7 +165,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 		return ScanResult{
 			Resource: ref, Subprocessor: f.Subprocessor, Route: f.Route, Country: f.Country,
 			Verdict: string(f.Verdict), Reason: string(f.Reason), Message: f.Message,
-			Basis: f.Basis, Bases: f.Bases, Endpoint: f.Endpoint, Enforcement: string(enforcement), Subprocessors: subs,
+			Basis: f.Basis, Bases: f.Bases, Endpoint: f.Endpoint, Source: f.Source, Enforcement: string(enforcement), Subprocessors: subs,
 			WorkloadVerdict: string(res.Verdict),
 			File:            w.Origin.File, Document: w.Origin.Document, Line: w.Origin.Line,
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dataresidency/operator/internal/findings"
+	"github.com/dataresidency/operator/internal/observe"
 	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/testenv"
 )
@@ -25,7 +26,17 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 	m.ObserveEvaluation("Deployment", 0)
 	known := map[string]bool{}
 	descs := make(chan *prometheus.Desc, 16)
-	go func() { m.Describe(descs); m.evaluations.Describe(descs); m.latency.Describe(descs); close(descs) }()
+	// Observed egress's metrics (internal/observe), registered beside these.
+	om := observe.NewMetrics()
+	go func() {
+		m.Describe(descs)
+		m.evaluations.Describe(descs)
+		m.latency.Describe(descs)
+		for _, c := range []prometheus.Collector{om.Frames, om.Dropped, om.Attributed, om.Unattributed, om.Connections} {
+			c.Describe(descs)
+		}
+		close(descs)
+	}()
 	re := regexp.MustCompile(`fqName: "([a-z_]+)"`)
 	for d := range descs {
 		if s := re.FindStringSubmatch(d.String()); s != nil {

@@ -119,6 +119,8 @@ func resultsOf(e *findings.Entry) []openreports.ReportResult {
 		// 2027-06-01; a-bcr (BindingCorporateRules): Incomplete".
 		set("bases", truncate(residency.RouteBasesText(f.Bases), maxBasesProperty))
 		set("endpoint", f.Endpoint)
+		// declared, discovered (and where) or observed (how often, when last).
+		set("source", f.Source)
 		set("enforcement", e.Enforcement)
 		limit := maxMessage
 		if f.Verdict == residency.Compliant {

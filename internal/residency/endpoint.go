@@ -22,8 +22,11 @@ type Endpoint struct {
 	Port int
 	// Source says where the endpoint came from: "annotation dataresidency.io/egress",
 	// `env SMTP_HOST of container "app"`, `configmap "mail" key SMTP_HOST (container "app")`,
-	// `service "mail" (ExternalName)`.
+	// `service "mail" (ExternalName)`, "resolved api.stripe.com 214 times, last
+	// 2026-12-06T10:02Z".
 	Source string
+	// Origin says whether it was discovered, declared or observed.
+	Origin Origin
 }
 
 // String is the endpoint as messages name it: host[:port], ip, [ipv6]:port or cidr.

@@ -62,6 +62,9 @@ type flow struct {
 	name     string
 	sub      *compiledSub
 	endpoint string
+	// source is where the flow comes from: "declared", or the origin of the
+	// endpoint that led to it.
+	source string
 }
 
 // Evaluate decides a workload against the snapshot, following domain.md
@@ -107,6 +110,9 @@ type evaluation struct {
 	flowStart int // len(findings) when the current flow's checks began
 }
 
+// sourceDeclared is the source of a flow to a Subprocessor the workload names.
+const sourceDeclared = "declared: annotation " + AnnotationSubprocessors
+
 // evaluations recycles the buffers of finished evaluations (bench/notes.md, round 3).
 var evaluations = sync.Pool{New: func() any {
 	return &evaluation{eps: make([]Endpoint, 0, 32), flows: make([]flow, 0, 16), findings: make([]Finding, 0, 24)}
@@ -130,7 +136,7 @@ func newEvaluation(s *Snapshot, w *Workload) *evaluation {
 	e.cats, e.parseErrs[1] = s.parseListUnion(w, AnnotationDataCategories)
 	e.eps, e.incomplete, e.parseErrs[2] = s.endpointsOf(w, e.eps)
 	for _, n := range names {
-		e.flows = append(e.flows, flow{name: n, sub: s.subs[n]})
+		e.flows = append(e.flows, flow{name: n, sub: s.subs[n], source: sourceDeclared})
 	}
 	e.attributeEndpoints()
 	e.countCategories()
@@ -175,7 +181,7 @@ func (e *evaluation) attributeEndpoints() {
 		}
 		j := findFlow(e.flows, name)
 		if j < 0 {
-			e.flows = append(e.flows, flow{name: name, sub: e.s.subs[name], endpoint: e.eps[i].String()})
+			e.flows = append(e.flows, flow{name: name, sub: e.s.subs[name], endpoint: e.eps[i].String(), source: e.eps[i].origin()})
 			added = true
 		} else if e.flows[j].endpoint == "" {
 			e.flows[j].endpoint = e.eps[i].String()
@@ -206,7 +212,7 @@ func (e *evaluation) add(f Finding) { e.findings = append(e.findings, f) }
 
 // addAt records a finding precomputed for the flow's subprocessor, at the flow's endpoint.
 func (e *evaluation) addAt(fl *flow, f Finding) {
-	f.Endpoint = fl.endpoint
+	f.Endpoint, f.Source = fl.endpoint, fl.source
 	e.findings = append(e.findings, f)
 }
 
@@ -261,7 +267,8 @@ func (s *Snapshot) parseListUnion(w *Workload, key string) ([]string, []ParseErr
 }
 
 // endpointsOf appends to eps the discovered endpoints followed by the
-// declared ones; incomplete says where discovery stopped, if it did.
+// declared ones, then the observed ones; incomplete says where discovery
+// stopped, if it did.
 func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) (_ []Endpoint, incomplete []string, _ []ParseError) {
 	eps, incomplete = discoverEgressInto(eps, w.PodSpec, w.Context) // nil PodSpec: none
 	a, okA := w.Annotations[AnnotationEgress]
@@ -275,6 +282,7 @@ func (s *Snapshot) endpointsOf(w *Workload, eps []Endpoint) (_ []Endpoint, incom
 		eb, e := s.parsed.egress(b)
 		eps, errs = append(eps, eb...), append(errs, e...)
 	}
+	eps, incomplete = observedInto(eps, w, incomplete)
 	return eps, incomplete, errs
 }
 

@@ -185,7 +185,7 @@ func ParseEndpoints(value string) ([]Endpoint, []ParseError) {
 			return
 		}
 		seen[key] = struct{}{}
-		ep.Source = "annotation " + AnnotationEgress
+		ep.Source, ep.Origin = "annotation "+AnnotationEgress, OriginDeclared
 		out = append(out, ep)
 	})
 	return out, append(errs, limitErrs...)

@@ -78,7 +78,16 @@ type Policy struct {
 	ExcludedNamespaces []string
 	MechanismOverrides []MechanismOverride
 	CountryOverrides   []CountryOverride
+	// ObservedRetention is how long an observed name counts after it was
+	// last resolved.
+	ObservedRetention time.Duration
 }
+
+// DefaultObservedRetention is spec.observedEgress.retention's default.
+const DefaultObservedRetention = 7 * 24 * time.Hour
+
+// minObservedRetention is the least retention the CRD accepts.
+const minObservedRetention = time.Minute
 
 // DefaultPolicy is the policy of a cluster without a ResidencyPolicy.
 func DefaultPolicy() Policy {
@@ -92,6 +101,7 @@ func DefaultPolicy() Policy {
 		UnattributedEgress:          v1alpha1.RuleWarn,
 		RequireDeclaration:          v1alpha1.RuleIgnore,
 		ExcludedNamespaces:          append([]string(nil), DefaultExcludedNamespaces...),
+		ObservedRetention:           DefaultObservedRetention,
 	}
 }
 
@@ -176,6 +186,13 @@ func PolicyFrom(spec *v1alpha1.ResidencyPolicySpec) (Policy, []error) {
 		p.RequireDeclaration = spec.RequireDeclaration
 	default:
 		fail("spec.requireDeclaration: %q is not one of ignore, warn, deny", spec.RequireDeclaration)
+	}
+	if oe := spec.ObservedEgress; oe != nil && oe.Retention != nil {
+		if r := oe.Retention.Duration; r >= minObservedRetention {
+			p.ObservedRetention = r
+		} else {
+			fail("spec.observedEgress.retention: %s is less than %s; the default %s applies", r, minObservedRetention, DefaultObservedRetention)
+		}
 	}
 	if spec.ExcludedNamespaces != nil {
 		p.ExcludedNamespaces = append([]string{}, spec.ExcludedNamespaces...)

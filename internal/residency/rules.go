@@ -248,10 +248,14 @@ func (e *evaluation) unattributedEgress() {
 		if _, ok := e.s.matcher.Match(e.eps[i]); ok || seenBefore(e.eps, i) {
 			continue
 		}
-		ep := e.eps[i].String()
-		e.add(Finding{Endpoint: ep, Verdict: verdict, Reason: ReasonUnattributedEgress,
+		ep := &e.eps[i]
+		where := ep.Source
+		if ep.Origin == OriginObserved {
+			where = ep.origin()
+		}
+		e.add(Finding{Endpoint: ep.String(), Source: ep.origin(), Verdict: verdict, Reason: ReasonUnattributedEgress,
 			Message: fmt.Sprintf("endpoint %s (%s) is claimed by no Subprocessor: if personal data goes there, record its vendor as a Subprocessor with spec.egress",
-				ep, e.eps[i].Source)})
+				ep.String(), where)})
 	}
 }
 

@@ -94,6 +94,11 @@ type Finding struct {
 	Subprocessor string `json:"subprocessor,omitempty"`
 	// Endpoint is the endpoint the flow was discovered from, when it was discovered.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Source says where the flow comes from: "declared: annotation
+	// dataresidency.io/subprocessors", "discovered: env SMTP_HOST of container
+	// \"app\"", "observed: resolved api.stripe.com 214 times, last
+	// 2026-12-06T10:02Z" (flow and unattributed findings).
+	Source string `json:"source,omitempty"`
 	// Route is the transfer route ("sendgrid-us", "remote-access:US",
 	// "mailjet/gcp-us-central1"), or "region:<r>" for placement.
 	Route string `json:"route,omitempty"`

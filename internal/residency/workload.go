@@ -41,6 +41,12 @@ type Workload struct {
 	// per-namespace dataresidency.io/require-declaration override (nil: none).
 	// Callers fill it; what they read is theirs, the engine only reads it.
 	NamespaceLabels map[string]string
+	// Observed are the names its pods resolved that still count
+	// (LiveObservations), and ObservedDropped the resolutions of names its
+	// ObservedEgress could not keep. Callers fill them; the webhook does not
+	// (admission judges the object, not what its pods did).
+	Observed        []ObservedHost
+	ObservedDropped int64
 }
 
 // PodSpec is the part of a pod spec the engine reads: the containers'
@@ -436,7 +442,10 @@ func Strip(obj runtime.Object) bool {
 	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: w.TemplateAnnotations}, Spec: kept}
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		o.Spec, o.Status = kept, corev1.PodStatus{}
+		// Observed egress attributes DNS queries to Pods by address: a Pod
+		// keeps its addresses, phase and hostNetwork (internal/observe).
+		kept.HostNetwork = o.Spec.HostNetwork
+		o.Spec, o.Status = kept, corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs}
 	case *appsv1.Deployment:
 		o.Spec, o.Status = appsv1.DeploymentSpec{Template: template}, appsv1.DeploymentStatus{}
 	case *appsv1.StatefulSet:

@@ -296,7 +296,7 @@ func TestValues(t *testing.T) {
 		`podLabels={"team":"privacy"}`,
 		`imagePullSecrets=[{"name":"registry"}]`,
 		`webhook={"failurePolicy":"Ignore","timeoutSeconds":10,"excludedNamespaces":["legacy"],"namespaceSelectorExpressions":[{"key":"dataresidency.io/enforcement","operator":"In","values":["deny"]}]}`,
-		`networkPolicy={"enabled":true,"webhookFrom":[{"ipBlock":{"cidr":"10.0.0.0/24"}}],"metricsFrom":[]}`,
+		`networkPolicy={"enabled":true,"webhookFrom":[{"ipBlock":{"cidr":"10.0.0.0/24"}}],"metricsFrom":[],"dnstapFrom":[]}`,
 		`podDisruptionBudget={"enabled":true,"minAvailable":2}`,
 		`crds={"install":true,"keep":false,"openReports":false}`,
 	}, ","))
@@ -369,7 +369,7 @@ func TestValues(t *testing.T) {
 	}
 	np := find(t, objs, "NetworkPolicy", "dataresidency-controller-manager")
 	if got, want := toJSON(get(np, "spec", "ingress")), "- from:\n  - ipBlock:\n      cidr: 10.0.0.0/24\n  ports:\n  - port: webhook-server\n    protocol: TCP\n"; got != want {
-		t.Errorf("NetworkPolicy ingress (metricsFrom [] must close the metrics port, not open it):\n%s\nwant:\n%s", got, want)
+		t.Errorf("NetworkPolicy ingress (metricsFrom and dnstapFrom [] must close their ports, not open them):\n%s\nwant:\n%s", got, want)
 	}
 	if pdb := find(t, objs, "PodDisruptionBudget", "dataresidency-controller-manager"); get(pdb, "spec", "minAvailable") != float64(2) {
 		t.Errorf("PDB minAvailable %v", get(pdb, "spec", "minAvailable"))

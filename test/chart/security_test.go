@@ -130,10 +130,17 @@ func TestProductionPosture(t *testing.T) {
 				rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring") {
 				t.Errorf("metrics must be open to the monitoring namespace only: %+v", rule.From)
 			}
+			// dnstap is unauthenticated: only the cluster DNS's Pods may
+			// send observations, or any Pod could forge them.
+			if p.Port.String() == "dnstap" && (len(rule.From) != 1 || rule.From[0].NamespaceSelector == nil || rule.From[0].PodSelector == nil ||
+				rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "kube-system" ||
+				rule.From[0].PodSelector.MatchLabels["k8s-app"] != "kube-dns") {
+				t.Errorf("dnstap must be open to the cluster DNS's Pods only: %+v", rule.From)
+			}
 		}
 	}
-	if strings.Join(open, ",") != "webhook-server,metrics" {
-		t.Errorf("open ports %v, want the webhook's and the metrics'", open)
+	if strings.Join(open, ",") != "webhook-server,metrics,dnstap" {
+		t.Errorf("open ports %v, want the webhook's, the metrics' and dnstap's", open)
 	}
 }
 

@@ -26,11 +26,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -51,11 +53,13 @@ const (
 	ControllerManager = "kube-controller-manager"
 	Scheduler         = "kube-scheduler"
 	Kwok              = "kwok"
+	// CoreDNS is the cluster DNS, when Options.CoreDNS names its binary.
+	CoreDNS = "coredns"
 )
 
 const (
 	serviceCIDR = "10.96.0.0/16"
-	podCIDR     = "10.244.0.0/16"
+	podCIDR     = "127.244.0.0/16" // loopback: a test can send traffic from a Pod's address
 	clusterName = "dev-cluster"
 	stateFile   = "state.json"
 )
@@ -70,6 +74,8 @@ type Ports struct {
 	APIServer         int `json:"apiServer"`
 	ControllerManager int `json:"controllerManager"`
 	Scheduler         int `json:"scheduler"`
+	// DNS is CoreDNS's port (UDP and TCP), when it runs.
+	DNS int `json:"dns,omitempty"`
 }
 
 // Options configure Start.
@@ -97,6 +103,15 @@ type Options struct {
 
 	// Nodes to create. nil: DefaultNodes() when kwok runs, none otherwise.
 	Nodes []Node
+
+	// CoreDNS, when set, is the path of a CoreDNS binary (make coredns) run
+	// as the cluster DNS on 127.0.0.1:Ports.DNS: authoritative for
+	// DNSRecords (name to IPv4 address; any other name is NXDOMAIN, nothing
+	// is forwarded) and, when DNSTap is set, streaming every answer there
+	// with dnstap (a manager's --dnstap-bind-address): observed egress.
+	CoreDNS    string
+	DNSTap     string
+	DNSRecords map[string]string
 
 	// Detach starts the processes in their own session so that they outlive
 	// the calling process (make dev-cluster). Tests leave it false: their
@@ -282,6 +297,9 @@ func resolvePorts(opts Options) (Ports, error) {
 	}
 	if !opts.SkipScheduler {
 		fields = append(fields, &p.Scheduler)
+	}
+	if opts.CoreDNS != "" {
+		fields = append(fields, &p.DNS)
 	}
 	n := 0
 	for _, f := range fields {
@@ -493,6 +511,12 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	var coredns *proc
+	if opts.CoreDNS != "" {
+		if coredns, err = c.startCoreDNS(opts); err != nil {
+			return err
+		}
+	}
 
 	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // local health probe of a self-signed endpoint
@@ -520,6 +544,17 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	if coredns != nil {
+		addr := "127.0.0.1:" + strconv.Itoa(c.ports.DNS)
+		if err := c.waitFor(ctx, opts, "CoreDNS answers", coredns, func(context.Context) (bool, error) {
+			m := new(dns.Msg)
+			m.SetQuestion("kubernetes.default.svc.cluster.local.", dns.TypeA)
+			r, err := dns.Exchange(m, addr)
+			return err == nil && r.Rcode == dns.RcodeSuccess, nil
+		}); err != nil {
+			return err
+		}
+	}
 	if kwok != nil && len(opts.Nodes) > 0 {
 		if err := c.waitFor(ctx, opts, "nodes Ready", kwok, func(ctx context.Context) (bool, error) {
 			for _, n := range opts.Nodes {
@@ -534,6 +569,68 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// DNSAddr is the cluster DNS's address (host:port), empty without CoreDNS.
+func (c *Cluster) DNSAddr() string {
+	if c.ports.DNS == 0 {
+		return ""
+	}
+	return "127.0.0.1:" + strconv.Itoa(c.ports.DNS)
+}
+
+// LogFile is the log of a component (Etcd, APIServer, ..., CoreDNS).
+func (c *Cluster) LogFile(component string) string { return c.path("logs", component+".log") }
+
+// startCoreDNS writes CoreDNS's zone and Corefile under Dir/coredns and
+// starts it: the cluster DNS of Options.CoreDNS.
+func (c *Cluster) startCoreDNS(opts Options) (*proc, error) {
+	dir := c.path("coredns")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	records := map[string]string{"kubernetes.default.svc.cluster.local": serviceIP.String()}
+	for name, ip := range opts.DNSRecords {
+		records[strings.TrimSuffix(strings.ToLower(name), ".")] = ip
+	}
+	names := make([]string, 0, len(records))
+	for n := range records {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var zone strings.Builder
+	zone.WriteString("$ORIGIN .\n. 3600 IN SOA ns.dev-cluster. admin.dev-cluster. 1 7200 3600 1209600 30\n. 3600 IN NS ns.dev-cluster.\n")
+	for _, n := range names {
+		if ip := net.ParseIP(records[n]); ip == nil || ip.To4() == nil {
+			return nil, fmt.Errorf("cluster: DNS record %s: %q is not an IPv4 address", n, records[n])
+		}
+		fmt.Fprintf(&zone, "%s. 30 IN A %s\n", n, records[n])
+	}
+	zoneFile := filepath.Join(dir, "db.cluster")
+	if err := os.WriteFile(zoneFile, []byte(zone.String()), 0o644); err != nil {
+		return nil, err
+	}
+	corefile := fmt.Sprintf(".:%d {\n  bind 127.0.0.1\n  file %s .\n  errors\n", c.ports.DNS, zoneFile)
+	if opts.DNSTap != "" {
+		corefile += "  dnstap tcp://" + opts.DNSTap + " full\n"
+	}
+	corefile += "}\n"
+	conf := filepath.Join(dir, "Corefile")
+	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := startProcess(CoreDNS, opts.CoreDNS, []string{"-conf", conf}, nil, c.ports.DNS, c.path("logs", CoreDNS+".log"), opts.Detach)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.procs = append(c.procs, p)
+	c.mu.Unlock()
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	c.logf("started %s (pid %d, 127.0.0.1:%d, dnstap to %q)", CoreDNS, p.Pid, c.ports.DNS, opts.DNSTap)
+	return p, nil
 }
 
 // waitFor polls cond every 100ms until it is true, p exits, ctx ends or
@@ -717,7 +814,7 @@ func (c *Cluster) Stop() error {
 		byName[p.Name] = append(byName[p.Name], p)
 	}
 	groups := [][]*proc{
-		append(append(byName[Kwok], byName[Scheduler]...), byName[ControllerManager]...),
+		append(append(append(byName[CoreDNS], byName[Kwok]...), byName[Scheduler]...), byName[ControllerManager]...),
 		byName[APIServer],
 		byName[Etcd],
 	}

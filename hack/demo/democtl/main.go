@@ -11,6 +11,7 @@
 //	democtl stop FILE...
 //	democtl alive LISTFILE
 //	democtl wait-http -timeout D URL
+//	democtl resolve -from IP -server ADDR NAME...
 //
 // A pid file holds one process as JSON (name, pid, startTime, log, binary),
 // the same shape as the processes of test/cluster's state.json, which pids and
@@ -38,6 +39,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/miekg/dns"
+
 	"github.com/dataresidency/operator/internal/testcerts"
 )
 
@@ -64,6 +67,8 @@ func main() {
 		err = aliveList(args)
 	case "wait-http":
 		err = waitHTTP(args)
+	case "resolve":
+		err = resolve(args)
 	default:
 		usage()
 	}
@@ -74,7 +79,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: democtl ports|certs|webhook-config|spawn|pids|stop|alive|wait-http ...")
+	fmt.Fprintln(os.Stderr, "usage: democtl ports|certs|webhook-config|spawn|pids|stop|alive|wait-http|resolve ...")
 	os.Exit(2)
 }
 
@@ -491,4 +496,33 @@ func waitHTTP(args []string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// resolve sends a DNS query for each name from the address -from (a kwok
+// Pod's, in 127.0.0.0/8) to -server, as that Pod's resolver would, and prints
+// each answer.
+func resolve(args []string) error {
+	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
+	from := fs.String("from", "", "source address (the Pod's)")
+	server := fs.String("server", "", "DNS server host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(*from)}}}
+	for _, name := range fs.Args() {
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := c.Exchange(m, *server)
+		if err != nil {
+			return fmt.Errorf("resolve %s from %s: %w", name, *from, err)
+		}
+		var answers []string
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				answers = append(answers, a.A.String())
+			}
+		}
+		fmt.Printf("%s from %s: %s %s\n", name, *from, dns.RcodeToString[r.Rcode], strings.Join(answers, " "))
+	}
+	return nil
 }

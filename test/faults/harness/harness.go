@@ -59,6 +59,14 @@ func (e *Env) Kubeconfig() string { return e.Cluster.Kubeconfig() }
 type Options struct {
 	// NoCRDs leaves the CRDs out (the chart test installs them itself).
 	NoCRDs bool
+	// Full runs the whole cluster: kube-controller-manager, kube-scheduler
+	// and kwok's nodes too, so that Deployments get Running Pods with
+	// addresses (in 127.0.0.0/8: they can send real traffic from them).
+	Full bool
+	// CoreDNS, DNSTap and DNSRecords run the cluster DNS (Full only): see
+	// cluster.Options.
+	CoreDNS, DNSTap string
+	DNSRecords      map[string]string
 }
 
 // Skip skips t if the control-plane binaries are missing or with -short.
@@ -83,9 +91,15 @@ func StartCluster(t testing.TB, opts Options) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	begin := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{
-		Dir: t.TempDir(), SkipControllerManager: true, SkipScheduler: true, SkipKwok: true,
-	})
+	copts := cluster.Options{Dir: t.TempDir(), SkipControllerManager: true, SkipScheduler: true, SkipKwok: true}
+	if opts.Full {
+		copts = cluster.Options{Dir: copts.Dir, CoreDNS: opts.CoreDNS, DNSTap: opts.DNSTap, DNSRecords: opts.DNSRecords}
+		if missing := cluster.MissingBinaries("", copts); len(missing) > 0 {
+			testenv.MissingTool(t, "cluster binaries missing in %s: %s; build them with `hack/controlplane/build.sh cluster`",
+				cluster.DefaultBinDir(), strings.Join(missing, ", "))
+		}
+	}
+	c, err := cluster.Start(ctx, copts)
 	if err != nil {
 		t.Fatalf("start the control plane: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,12 +52,17 @@ func main() {
 	fset.IntVar(&ports.EtcdPeer, "etcd-peer-port", ports.EtcdPeer, "etcd peer port")
 	fset.IntVar(&ports.ControllerManager, "controller-manager-port", ports.ControllerManager, "kube-controller-manager secure port")
 	fset.IntVar(&ports.Scheduler, "scheduler-port", ports.Scheduler, "kube-scheduler secure port")
+	coredns := fset.String("coredns", "", "CoreDNS binary (make coredns) to run as the cluster DNS; empty: none")
+	fset.IntVar(&ports.DNS, "dns-port", 16053, "CoreDNS's port (UDP and TCP), with --coredns")
+	dnstap := fset.String("dnstap", "127.0.0.1:6000", "where CoreDNS streams dnstap: a manager run with --dnstap-bind-address there (observed egress); empty: nowhere")
+	var records stringMap
+	fset.Var(&records, "dns-record", "NAME=IPV4 the cluster DNS answers (repeatable; api.example.com=192.0.2.10); any other name is NXDOMAIN")
 	_ = fset.Parse(os.Args[2:])
 
 	var err error
 	switch cmd {
 	case "up":
-		err = up(*dir, *binDir, ports)
+		err = up(*dir, *binDir, ports, dnsOptions{binary: *coredns, dnstap: *dnstap, records: records})
 	case "down":
 		err = down(*dir)
 	case "status":
@@ -75,7 +81,30 @@ func usage() {
 	os.Exit(2)
 }
 
-func up(dir, binDir string, ports cluster.Ports) error {
+// dnsOptions are the cluster DNS's: CoreDNS's binary, dnstap target, records.
+type dnsOptions struct {
+	binary, dnstap string
+	records        map[string]string
+}
+
+// stringMap is a repeatable NAME=VALUE flag.
+type stringMap map[string]string
+
+func (m *stringMap) String() string { return fmt.Sprint(map[string]string(*m)) }
+
+func (m *stringMap) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" || val == "" {
+		return fmt.Errorf("%q is not NAME=IPV4", v)
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[k] = val
+	return nil
+}
+
+func up(dir, binDir string, ports cluster.Ports, dnsOpts dnsOptions) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if c, err := cluster.Load(dir); err == nil {
@@ -101,6 +130,10 @@ func up(dir, binDir string, ports cluster.Ports) error {
 		Ports:  ports,
 		Detach: true,
 		Log:    os.Stderr,
+
+		CoreDNS:    dnsOpts.binary,
+		DNSTap:     dnsOpts.dnstap,
+		DNSRecords: dnsOpts.records,
 	})
 	if err != nil {
 		return err
