@@ -93,7 +93,7 @@ type ObservedEgressPolicy struct {
 	// +kubebuilder:default="168h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="retention must be at least 1m"
-	Retention *metav1.Duration `json:"retention,omitempty"`
+	Retention *metav1.Duration `json:"retention,omitempty"` //nolint:kubeapilinter // nodurations: a duration string ("168h"), as cert-manager's and Flux's CRDs take theirs
 }
 
 // MechanismOverride marks a transfer mechanism invalid from a date.

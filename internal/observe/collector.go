@@ -248,7 +248,7 @@ const handshakeTimeout = 10 * time.Second
 var maxFrame = int(dnstap.MaxPayloadSize)
 
 func (c *Collector) serveConn(conn net.Conn) {
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	c.Metrics.Connections.Inc()
 	defer c.Metrics.Connections.Dec()
 	log := c.Log.WithValues("remote", conn.RemoteAddr().String())

@@ -215,7 +215,7 @@ func TestServeBadInput(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		w, conn := writer(t, l.Addr())
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		for i := range 1000 {
 			var f []byte
 			switch i % 3 {
@@ -239,7 +239,7 @@ func TestServeBadInput(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		w, conn := writer(t, l.Addr())
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		for range 500 {
 			if _, err := w.WriteFrame(frame(t, "127.244.0.7", "api.stripe.com", 0, 1, t0)); err != nil {
 				t.Error(err)

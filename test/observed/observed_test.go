@@ -262,7 +262,7 @@ func TestObservedEgress(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				m := new(dns.Msg)
 				m.SetQuestion("burst.nordmail.example.", dns.TypeA)
 				for i := g; i < burst; i += 8 {
@@ -516,7 +516,7 @@ func forge(t *testing.T, port, n int) {
 		t.Error(err)
 		return
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	w, err := newFrameWriter(conn)
 	if err != nil {
 		t.Error(err)
