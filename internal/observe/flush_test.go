@@ -114,3 +114,50 @@ func names(oe *v1alpha1.ObservedEgress) string {
 	}
 	return s
 }
+
+// Two replicas write the same workload's object: a conflict is read again
+// from the API server and merged, and nothing is counted twice or lost.
+func TestFlusherConflict(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = v1alpha1.AddToScheme(scheme)
+	conflicts := 0
+	var cl client.Client
+	cl = fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.ObservedEgress{}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+				if conflicts == 0 {
+					// The other replica writes first: 5 resolutions of its own.
+					conflicts++
+					var other v1alpha1.ObservedEgress
+					if err := c.Get(ctx, client.ObjectKeyFromObject(obj), &other); err != nil {
+						return err
+					}
+					Merge(&other.Status, map[string]*Tally{"api.stripe.com": {Count: 5, First: t0, Last: t0}}, time.Hour, t0)
+					if err := c.SubResource(sub).Update(ctx, &other); err != nil {
+						return err
+					}
+				}
+				return c.SubResource(sub).Update(ctx, obj, opts...)
+			},
+		}).Build()
+	h := NewPodIPs()
+	h.Set(pod("checkout-x", "uid-a", "127.244.0.7", "checkout-1"), t0.Add(-time.Hour))
+	c := NewCollector(h, "cluster.local", NewMetrics())
+	f := &Flusher{Collector: c, Client: cl, Reader: cl, Clock: clocktesting.NewFakeClock(t0), Interval: time.Second, Refresh: time.Minute,
+		Retention: func() time.Duration { return time.Hour },
+		Resolve: func(_ context.Context, p *Pod) (Workload, error) {
+			return Workload{APIVersion: "apps/v1", Kind: "Deployment", Namespace: p.Namespace, Name: "checkout", UID: "uid-dep"}, nil
+		},
+	}
+	for range 3 {
+		c.Record(Resolution{Client: netip.MustParseAddr("127.244.0.7"), Name: "api.stripe.com", At: t0})
+	}
+	f.Flush(context.Background(), false)
+	var oe v1alpha1.ObservedEgress
+	if err := cl.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "deployment-checkout"}, &oe); err != nil {
+		t.Fatal(err)
+	}
+	if conflicts != 1 || len(oe.Status.Hosts) != 1 || oe.Status.Hosts[0].Count != 8 {
+		t.Fatalf("after a conflict: %d conflicts, %+v (want 3 of ours and 5 of the other replica's)", conflicts, oe.Status.Hosts)
+	}
+}

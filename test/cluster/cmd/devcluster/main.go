@@ -171,7 +171,7 @@ func removeState(dir string) error {
 	if err != nil {
 		return err
 	}
-	known := map[string]bool{"etcd": true, "pki": true, "logs": true, "kwok": true, "kubeconfig": true, "state.json": true, "state.json.tmp": true}
+	known := map[string]bool{"etcd": true, "pki": true, "logs": true, "kwok": true, "coredns": true, "kubeconfig": true, "state.json": true, "state.json.tmp": true}
 	for _, e := range entries {
 		if !known[e.Name()] {
 			return fmt.Errorf("not removing %s: %s is not something dev-cluster created", dir, filepath.Join(dir, e.Name()))
