@@ -80,6 +80,7 @@ func (k policyKind) evaluate(ctx context.Context, c client.Reader, snap *residen
 		w := k.workloads()
 		sum.Workloads, sum.Compliant, sum.Warnings, sum.Violations = w.Workloads, w.Compliant, w.Warnings, w.Violations
 		sum.Undeclared = w.Undeclared
+		sum.Excepted = w.Excepted
 	}
 
 	pol.Status.ObservedGeneration = pol.Generation

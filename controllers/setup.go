@@ -104,6 +104,7 @@ type Controllers struct {
 	Bases         *TransferBasisReconciler
 	Subprocessors *SubprocessorReconciler
 	Policy        *ResidencyPolicyReconciler
+	Exceptions    *ResidencyExceptionReconciler
 	Workloads     []*WorkloadReconciler
 	Reports       *ReportReconciler
 	// ReportsGate starts the Report controller once the cluster serves the
@@ -163,9 +164,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	// changed) follow from their status, not from workloads. Without workloads
 	// nothing flows: the channels and counts stay nil and no status shows them.
 	var (
-		toReports, toSubprocessors, toLocations, toPolicy chan event.GenericEvent
-		countSubprocessor, countLocation                  func(name string) int32
-		workloadSummary                                   func() findings.Summary
+		toReports, toSubprocessors, toLocations, toPolicy, toExceptions chan event.GenericEvent
+		countSubprocessor, countLocation                                func(name string) int32
+		exceptedBy                                                      func(name string) []findings.Key
+		workloadSummary                                                 func() findings.Summary
 		// reportsOn is set once the Report controller runs: before, nothing
 		// reads toReports and the Reports of every namespace are written when
 		// it starts (ReportsGate).
@@ -176,6 +178,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		toSubprocessors = make(chan event.GenericEvent, 1024)
 		toLocations = make(chan event.GenericEvent, 1024)
 		toPolicy = make(chan event.GenericEvent, 16)
+		toExceptions = make(chan event.GenericEvent, 1024)
 		store.OnChange(func(ch findings.Change) {
 			if reportsOn.Load() {
 				toReports <- namespaceEvent(ch.Namespace)
@@ -186,6 +189,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			for _, n := range ch.Locations {
 				toLocations <- event.GenericEvent{Object: &v1alpha1.ProcessingLocation{ObjectMeta: metav1.ObjectMeta{Name: n}}}
 			}
+			for _, n := range ch.Exceptions {
+				toExceptions <- event.GenericEvent{Object: &v1alpha1.ResidencyException{ObjectMeta: metav1.ObjectMeta{Name: n}}}
+			}
 			if ch.Counts {
 				select { // the policy summary is recomputed whole: one pending event is enough
 				case toPolicy <- event.GenericEvent{Object: &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}}:
@@ -194,6 +200,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			}
 		})
 		countSubprocessor, countLocation, workloadSummary = store.CountSubprocessor, store.CountLocation, store.Summary
+		exceptedBy = store.ExceptedBy
 	}
 	c := &Controllers{
 		State:         st,
@@ -203,8 +210,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		Bases:         newTransferBasisReconciler(mgr, st),
 		Subprocessors: newSubprocessorReconciler(mgr, st, countSubprocessor, countChanges{ch: toSubprocessors, batch: batch}),
 		Policy:        newResidencyPolicyReconciler(mgr, st, workloadSummary, countChanges{ch: toPolicy, batch: batch}),
+		Exceptions:    newResidencyExceptionReconciler(mgr, st, exceptedBy, countChanges{ch: toExceptions, batch: batch}),
 	}
-	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{c.Locations, c.Bases, c.Subprocessors, c.Policy}
+	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{c.Locations, c.Bases, c.Subprocessors, c.Policy, c.Exceptions}
 
 	if !opts.DisableWorkloads {
 		for _, k := range WorkloadKinds {

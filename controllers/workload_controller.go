@@ -259,7 +259,7 @@ func sameViolations(a, b residency.Result) bool {
 func violationSummary(res residency.Result) string {
 	var parts []string
 	for _, f := range res.Findings {
-		if f.Verdict == residency.Violation {
+		if f.Verdict == residency.Violation && f.Exception == nil { // an excepted one is accepted, until it expires
 			parts = append(parts, fmt.Sprintf("[%s] %s", f.Reason, f.Message))
 		}
 	}
@@ -306,7 +306,8 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Watches(state.NewRoute(gvk), r.servedHostsHandler(kind, state.RouteHosts, enqueue))
 	}
 	return b.
-		For(r.Kind.New(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, controllerChanged{}))).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{}, controllerChanged{}))). // labels: a ResidencyException's workloadSelector
 		Watches(&v1alpha1.Subprocessor{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			// Its routes, its state and its egress claims: the workloads that
 			// use it, and those with endpoints it may now claim.
@@ -329,6 +330,10 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return enqueue(keys)
 		}), gen).
 		Watches(&v1alpha1.ResidencyPolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+			return r.all(ctx)
+		}), gen).
+		// An exception granted, changed or withdrawn (rare): every workload.
+		Watches(&v1alpha1.ResidencyException{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 			return r.all(ctx)
 		}), gen).
 		Watches(ns, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {

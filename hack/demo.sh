@@ -289,7 +289,7 @@ step "local cluster up in $(secs $cluster_ms): kube-apiserver $server, kwok node
 # --- CRDs
 kubectl apply --server-side -f config/crd/bases -f config/crd/external >/dev/null
 kubectl wait --for condition=established --timeout=60s crd --all >/dev/null
-step "CRDs installed: config/crd/bases (4 residency kinds and ObservedEgress), config/crd/external (OpenReports Report)"
+step "CRDs installed: config/crd/bases (4 residency kinds, ResidencyException, ObservedEgress), config/crd/external (OpenReports Report)"
 
 # --- the operator
 begin=$(now_ms)

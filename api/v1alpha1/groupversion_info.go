@@ -29,6 +29,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Subprocessor{}, &SubprocessorList{},
 		&ResidencyPolicy{}, &ResidencyPolicyList{},
 		&ObservedEgress{}, &ObservedEgressList{},
+		&ResidencyException{}, &ResidencyExceptionList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil

@@ -61,6 +61,9 @@ type ResidencyPolicySpec struct {
 	// the cluster DNS through dnstap) are kept.
 	// +optional
 	ObservedEgress *ObservedEgressPolicy `json:"observedEgress,omitempty"`
+	// exceptions bounds the ResidencyExceptions that may be granted.
+	// +optional
+	Exceptions *ExceptionsPolicy `json:"exceptions,omitempty"`
 	// excludedNamespaces are never evaluated nor blocked.
 	// +optional
 	// +listType=set
@@ -82,6 +85,24 @@ type ResidencyPolicySpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256
 	CountryOverrides []CountryOverride `json:"countryOverrides,omitempty"`
+}
+
+// ExceptionsPolicy bounds ResidencyExceptions.
+type ExceptionsPolicy struct {
+	// maxDays caps how long after its approval an exception applies (365 by
+	// default): a longer expiresOn stops at approvedOn + maxDays.
+	// +optional
+	// +kubebuilder:default=365
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3650
+	MaxDays int32 `json:"maxDays,omitempty"`
+	// neverExcept are reason codes no exception may cover, beside
+	// InvalidAnnotation (a declaration that cannot be read cannot be accepted).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=64
+	NeverExcept []string `json:"neverExcept,omitempty"`
 }
 
 // ObservedEgressPolicy configures observed egress.
@@ -157,6 +178,11 @@ type PolicySummary struct {
 	// categories they send, whatever the policy's requireDeclaration.
 	// +required
 	Undeclared int32 `json:"undeclared"`
+	// excepted is the number of workloads with a finding a
+	// ResidencyException accepts: those findings do not count as
+	// violations or warnings above.
+	// +optional
+	Excepted int32 `json:"excepted,omitempty"`
 	// subprocessors is the number of Subprocessors.
 	// +required
 	Subprocessors int32 `json:"subprocessors"`

@@ -95,6 +95,7 @@ type Bundle struct {
 	Locations     []*v1alpha1.ProcessingLocation
 	Bases         []*v1alpha1.TransferBasis
 	Subprocessors []*v1alpha1.Subprocessor
+	Exceptions    []*v1alpha1.ResidencyException
 	// Origins locates each residency object by kind and name.
 	Origins map[objectKey]Origin
 	// Rejected locates the residency objects of the input that were not
@@ -125,7 +126,7 @@ type Bundle struct {
 
 // Inputs are the residency objects as the engine takes them.
 func (b *Bundle) Inputs() residency.Inputs {
-	in := residency.Inputs{Locations: b.Locations, Bases: b.Bases, Subprocessors: b.Subprocessors}
+	in := residency.Inputs{Locations: b.Locations, Bases: b.Bases, Subprocessors: b.Subprocessors, Exceptions: b.Exceptions}
 	if b.Policy != nil {
 		in.Policy = &b.Policy.Spec
 	}
@@ -134,7 +135,7 @@ func (b *Bundle) Inputs() residency.Inputs {
 
 // ResidencyObjects counts the residency objects read.
 func (b *Bundle) ResidencyObjects() int {
-	n := len(b.Locations) + len(b.Bases) + len(b.Subprocessors)
+	n := len(b.Locations) + len(b.Bases) + len(b.Subprocessors) + len(b.Exceptions)
 	if b.Policy != nil {
 		n++
 	}
@@ -763,6 +764,8 @@ func (l *loader) handleResidency(o Origin, tree *docTree, base *yamlv3.Node, gv 
 		typed = &v1alpha1.Subprocessor{}
 	case "ResidencyPolicy":
 		typed = &v1alpha1.ResidencyPolicy{}
+	case "ResidencyException":
+		typed = &v1alpha1.ResidencyException{}
 	default:
 		l.fail(&InputError{File: o.File, Document: o.Document, Item: o.Item, Line: o.Line, Kind: kind, Name: name,
 			Msg: "is not a kind this residencyctl can evaluate (its CRD is newer than the engine)"})
@@ -798,6 +801,8 @@ func (l *loader) handleResidency(o Origin, tree *docTree, base *yamlv3.Node, gv 
 		l.b.Subprocessors = append(l.b.Subprocessors, t)
 	case *v1alpha1.ResidencyPolicy:
 		l.b.Policy = t
+	case *v1alpha1.ResidencyException:
+		l.b.Exceptions = append(l.b.Exceptions, t)
 	}
 }
 

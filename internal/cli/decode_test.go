@@ -428,7 +428,7 @@ func TestEmbeddedCRDsMatchConfig(t *testing.T) {
 			t.Errorf("internal/cli/crds/%s differs from config/crd/bases: run `make manifests`", filepath.Base(p))
 		}
 	}
-	if k := residencyKinds(); strings.Join(k, ",") != "ObservedEgress,ProcessingLocation,ResidencyPolicy,Subprocessor,TransferBasis" {
+	if k := residencyKinds(); strings.Join(k, ",") != "ObservedEgress,ProcessingLocation,ResidencyException,ResidencyPolicy,Subprocessor,TransferBasis" {
 		t.Errorf("kinds %v", k)
 	}
 }

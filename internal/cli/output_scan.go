@@ -65,6 +65,9 @@ func writeScanTable(w io.Writer, rep *ScanReport) error {
 		s.Workloads, plural(s.Workloads, "workload", "workloads"), s.Compliant,
 		s.Warnings, plural(s.Warnings, "warning", "warnings"),
 		s.Violations, plural(s.Violations, "violation", "violations"), residency.FormatDate(rep.At))
+	if s.Excepted > 0 {
+		line += fmt.Sprintf("; %d with accepted risks (ResidencyExceptions)", s.Excepted)
+	}
 	if s.Undeclared > 0 {
 		line += fmt.Sprintf("; %d undeclared", s.Undeclared)
 	}

@@ -11,6 +11,10 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/residency"
 )
@@ -28,6 +32,24 @@ type Register struct {
 	Subprocessors []RegisterSubprocessor `json:"subprocessors"`
 	TransferBases []RegisterBasis        `json:"transferBases"`
 	Policy        *RegisterPolicy        `json:"policy,omitempty"`
+	// AcceptedRisks are the ResidencyExceptions in force at At (Active):
+	// known non-compliance a DPO accepted until a date.
+	AcceptedRisks []RegisterException `json:"acceptedRisks"`
+}
+
+// RegisterException is an accepted risk in force.
+type RegisterException struct {
+	Name          string   `json:"name"`
+	Namespaces    []string `json:"namespaces,omitempty"`
+	Workloads     []string `json:"workloads,omitempty"`
+	Subprocessors []string `json:"subprocessors,omitempty"`
+	Endpoints     []string `json:"endpoints,omitempty"`
+	Reasons       []string `json:"reasons,omitempty"`
+	Justification string   `json:"justification"`
+	Ticket        string   `json:"ticket,omitempty"`
+	ApprovedBy    string   `json:"approvedBy"`
+	ApprovedOn    string   `json:"approvedOn"`
+	ExpiresOn     string   `json:"expiresOn"`
 }
 
 // RegisterSummary counts the register's rows.
@@ -338,6 +360,27 @@ func BuildRegister(b *Bundle, at time.Time, source string) *Register {
 		}
 		reg.Policy = p
 	}
+	reg.AcceptedRisks = []RegisterException{}
+	for _, x := range b.Exceptions {
+		xr, ok := snap.Exception(x.Name)
+		if !ok || xr.State != v1alpha1.ExceptionActive {
+			continue
+		}
+		e := RegisterException{Name: x.Name, Namespaces: x.Spec.Namespaces, Endpoints: x.Spec.Endpoints, Reasons: x.Spec.Reasons,
+			Justification: x.Spec.Justification, Ticket: x.Spec.Ticket, ApprovedBy: x.Spec.ApprovedBy,
+			ApprovedOn: string(x.Spec.ApprovedOn), ExpiresOn: date(xr.ExpiresOn)}
+		if x.Spec.NamespaceSelector != nil {
+			e.Namespaces = append(e.Namespaces, "selector "+metav1.FormatLabelSelector(x.Spec.NamespaceSelector))
+		}
+		for _, w := range x.Spec.Workloads {
+			e.Workloads = append(e.Workloads, w.Kind+" "+w.Name)
+		}
+		for _, s := range x.Spec.Subprocessors {
+			e.Subprocessors = append(e.Subprocessors, string(s))
+		}
+		reg.AcceptedRisks = append(reg.AcceptedRisks, e)
+	}
+	sort.Slice(reg.AcceptedRisks, func(i, j int) bool { return reg.AcceptedRisks[i].ExpiresOn < reg.AcceptedRisks[j].ExpiresOn })
 	return reg
 }
 
@@ -387,6 +430,15 @@ func readCluster(ctx context.Context, c client.Reader) (*Bundle, error) {
 			b.Policy = &pols.Items[i]
 			b.Origins[objectKey{"ResidencyPolicy", v1alpha1.PolicyName}] = Origin{Item: -1}
 		}
+	}
+	// Exceptions (accepted risks) are newer than the other kinds: a cluster
+	// whose CRDs predate them has none.
+	var xs v1alpha1.ResidencyExceptionList
+	if err := c.List(ctx, &xs); err != nil && !meta.IsNoMatchError(err) && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("list ResidencyExceptions: %w", err)
+	}
+	for i := range xs.Items {
+		b.Exceptions = append(b.Exceptions, &xs.Items[i])
 	}
 	b.referenceNotices(nil)
 	return b, nil
@@ -579,6 +631,17 @@ func writeRegisterMarkdown(w io.Writer, r *Register) error {
 		}
 		mdRow(w, b.Name, mech, b.Article, strings.Join(b.Countries, ", "), b.Reference,
 			validityText(b.EffectiveFrom, b.ExpiresOn), tia, state, strings.Join(b.UsedBy, ", "))
+	}
+	fmt.Fprintf(w, "\n## Accepted risks in force (ResidencyExceptions)\n\n")
+	if len(r.AcceptedRisks) == 0 {
+		fmt.Fprintf(w, "None.\n")
+		return nil
+	}
+	mdHeader(w, "Exception", "Where", "What", "Justification", "Approved by", "Approved on", "Ticket", "Expires on")
+	for _, x := range r.AcceptedRisks {
+		where := strings.Join(append(append([]string(nil), x.Namespaces...), x.Workloads...), ", ")
+		what := strings.Join(append(append(append([]string(nil), x.Subprocessors...), x.Endpoints...), x.Reasons...), ", ")
+		mdRow(w, x.Name, where, what, x.Justification, x.ApprovedBy, x.ApprovedOn, x.Ticket, x.ExpiresOn)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ type ScanResult struct {
 	// Source says where the flow comes from: declared, discovered (where) or
 	// observed (how often, when last).
 	Source string `json:"source,omitempty"`
+	// Exception is the ResidencyException that accepts the finding (Verdict
+	// is then Excepted; Reason stays).
+	Exception *residency.FindingException `json:"exception,omitempty"`
 	// Enforcement is what admission does in the workload's namespace: deny, warn or audit.
 	Enforcement string `json:"enforcement"`
 	// Subprocessors are all the Subprocessors the workload sends data to.
@@ -64,6 +67,8 @@ type Summary struct {
 	// dataresidency.io/subprocessors (names or none) nor
 	// dataresidency.io/data-categories, whatever the policy's requireDeclaration.
 	Undeclared int `json:"undeclared"`
+	// Excepted counts the workloads with a finding a ResidencyException accepts.
+	Excepted int `json:"excepted,omitempty"`
 	// Excluded counts workloads in the policy's excludedNamespaces (not evaluated).
 	Excluded int `json:"excluded"`
 }
@@ -119,6 +124,9 @@ func Evaluate(b *Bundle, at time.Time) (*ScanReport, []*InputError) {
 		if !wr.Result.Declared {
 			rep.Summary.Undeclared++
 		}
+		if wr.Result.Excepted > 0 {
+			rep.Summary.Excepted++
+		}
 		switch wr.Result.Verdict {
 		case residency.Violation:
 			rep.Summary.Violations++
@@ -170,7 +178,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 			File:            w.Origin.File, Document: w.Origin.Document, Line: w.Origin.Line,
 		}
 	}
-	if res.Verdict == residency.Compliant {
+	if res.Verdict == residency.Compliant && res.Excepted == 0 {
 		// One Compliant line per workload: the flows' messages joined.
 		var msgs []string
 		for _, f := range res.Findings {
@@ -187,7 +195,13 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 		if f.Verdict == residency.Compliant {
 			continue
 		}
-		wr.Results = append(wr.Results, mk(f))
+		r := mk(f)
+		if x := f.Exception; x != nil {
+			// An accepted risk: shown, named, and not counted.
+			r.Verdict, r.Exception = "Excepted", x
+			r.Message += "; " + x.String()
+		}
+		wr.Results = append(wr.Results, r)
 	}
 	return wr, nil
 }

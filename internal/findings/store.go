@@ -55,6 +55,8 @@ type Change struct {
 	Namespace     string
 	Subprocessors []string
 	Locations     []string
+	// Exceptions are the ResidencyExceptions whose coverage may have moved.
+	Exceptions []string
 	// Counts is true when the summary or per-object counts may have moved.
 	Counts bool
 }
@@ -120,12 +122,13 @@ func (s *Store) Set(e Entry, now time.Time) (prev *Entry) {
 	s.index(&ne)
 	s.mu.Unlock()
 
-	if old != nil && old.Since.Equal(ne.Since) && slices.Equal(old.Locations, ne.Locations) {
+	if old != nil && old.Since.Equal(ne.Since) && slices.Equal(old.Locations, ne.Locations) && sameSources(&old.Result, &ne.Result) {
 		return old // nothing a listener can see changed
 	}
 	c := Change{Namespace: e.Key.Namespace, Counts: true}
 	c.Subprocessors = union(subsOf(old), ne.Result.Subprocessors)
 	c.Locations = union(locsOf(old), ne.Locations)
+	c.Exceptions = union(exceptionsOf(old), exceptionsOf(&ne))
 	s.notify(c)
 	return old
 }
@@ -141,7 +144,7 @@ func (s *Store) Delete(k Key) {
 	delete(s.entries, k)
 	s.unindex(old)
 	s.mu.Unlock()
-	s.notify(Change{Namespace: k.Namespace, Subprocessors: old.Result.Subprocessors, Locations: old.Locations, Counts: true})
+	s.notify(Change{Namespace: k.Namespace, Subprocessors: old.Result.Subprocessors, Locations: old.Locations, Exceptions: exceptionsOf(old), Counts: true})
 }
 
 // Get returns a copy of the entry for k.
@@ -294,6 +297,9 @@ type Summary struct {
 	// Undeclared counts the workloads whose Result is not Declared, whatever
 	// the policy's requireDeclaration.
 	Undeclared int32
+	// Excepted counts the workloads with a finding a ResidencyException
+	// accepts (their verdict does not count it).
+	Excepted int32
 }
 
 // Summary counts every workload.
@@ -305,6 +311,9 @@ func (s *Store) Summary() Summary {
 		sum.Workloads++
 		if !e.Result.Declared {
 			sum.Undeclared++
+		}
+		if e.Result.Excepted > 0 {
+			sum.Excepted++
 		}
 		switch e.Result.Verdict {
 		case residency.Violation:
@@ -397,6 +406,49 @@ func subsOf(e *Entry) []string {
 	return e.Result.Subprocessors
 }
 
+// exceptionsOf names the ResidencyExceptions that except a finding of e.
+func exceptionsOf(e *Entry) []string {
+	if e == nil || e.Result.Excepted == 0 {
+		return nil
+	}
+	var out []string
+	for i := range e.Result.Findings {
+		if x := e.Result.Findings[i].Exception; x != nil && !slices.Contains(out, x.Name) {
+			out = append(out, x.Name)
+		}
+	}
+	return out
+}
+
+// ByNamespaceExcepted counts, per namespace with any, the workloads with an
+// excepted finding.
+func (s *Store) ByNamespaceExcepted() map[string]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[string]int{}
+	for k, e := range s.entries {
+		if e.Result.Excepted > 0 {
+			out[k.Namespace]++
+		}
+	}
+	return out
+}
+
+// ExceptedBy lists, sorted, the workloads with a finding the exception
+// accepts.
+func (s *Store) ExceptedBy(name string) []Key {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Key
+	for k, e := range s.entries {
+		if slices.Contains(exceptionsOf(e), name) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b Key) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
 func locsOf(e *Entry) []string {
 	if e == nil {
 		return nil
@@ -408,6 +460,20 @@ func union(a, b []string) []string {
 	out := append(append([]string(nil), a...), b...)
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// sameSources reports whether the findings say where they come from alike
+// (an observed name's count moves the source, not the verdict or its Since).
+func sameSources(a, b *residency.Result) bool {
+	if len(a.Findings) != len(b.Findings) {
+		return false
+	}
+	for i := range a.Findings {
+		if a.Findings[i].Source != b.Findings[i].Source {
+			return false
+		}
+	}
+	return true
 }
 
 func sameResult(a, b *residency.Result) bool {

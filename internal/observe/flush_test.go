@@ -121,8 +121,7 @@ func TestFlusherConflict(t *testing.T) {
 	scheme := runtime.NewScheme()
 	_ = v1alpha1.AddToScheme(scheme)
 	conflicts := 0
-	var cl client.Client
-	cl = fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.ObservedEgress{}).
+	cl := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.ObservedEgress{}).
 		WithInterceptorFuncs(interceptor.Funcs{
 			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 				if conflicts == 0 {

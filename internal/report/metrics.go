@@ -22,6 +22,8 @@ type Metrics struct {
 	declaration *prometheus.Desc
 	transfers   *prometheus.Desc
 	bases       *prometheus.Desc
+	excepted    *prometheus.Desc
+	exceptions  *prometheus.Desc
 }
 
 // NewMetrics creates the metrics; register them with Register.
@@ -49,6 +51,12 @@ func NewMetrics(store *findings.Store, snapshot func() *residency.Snapshot) *Met
 		bases: prometheus.NewDesc("dataresidency_transfer_basis_valid_until_seconds",
 			"When a TransferBasis next changes state by itself (Unix seconds), for alerts on expiry.",
 			[]string{"transferbasis", "state"}, nil),
+		excepted: prometheus.NewDesc("dataresidency_excepted_workloads",
+			"Workloads with a finding a ResidencyException accepts, by namespace (their verdict does not count it).",
+			[]string{"namespace"}, nil),
+		exceptions: prometheus.NewDesc("dataresidency_exception_expires_seconds",
+			"When each ResidencyException stops applying (Unix seconds: expiresOn, or the policy's maxDays cap), by state as of the snapshot (Active, Expired, NotYetApproved), for alerts on expiry.",
+			[]string{"exception", "state"}, nil),
 	}
 }
 
@@ -88,6 +96,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.declaration
 	ch <- m.transfers
 	ch <- m.bases
+	ch <- m.excepted
+	ch <- m.exceptions
 }
 
 // Collect implements prometheus.Collector.
@@ -101,9 +111,19 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.declaration, prometheus.GaugeValue, float64(c[0]), ns, "true")
 		ch <- prometheus.MustNewConstMetric(m.declaration, prometheus.GaugeValue, float64(c[1]-c[0]), ns, "false")
 	}
+	for ns, n := range m.store.ByNamespaceExcepted() {
+		ch <- prometheus.MustNewConstMetric(m.excepted, prometheus.GaugeValue, float64(n), ns)
+	}
 	snap := m.snapshot()
 	if snap == nil {
 		return
+	}
+	for _, name := range snap.ExceptionNames() {
+		xr, _ := snap.Exception(name)
+		if xr.ExpiresOn.IsZero() {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(m.exceptions, prometheus.GaugeValue, float64(xr.ExpiresOn.Unix()), name, string(xr.State))
 	}
 	type key struct{ sub, country, covered string }
 	counts := map[key]int{}

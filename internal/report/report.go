@@ -86,6 +86,8 @@ func Build(namespace string, entries []findings.Entry, maxPerReport int) []*open
 				r.Summary.Warn++
 			case "fail":
 				r.Summary.Fail++
+			case "skip":
+				r.Summary.Skip++
 			}
 		}
 		out = append(out, r)
@@ -121,6 +123,19 @@ func resultsOf(e *findings.Entry) []openreports.ReportResult {
 		set("endpoint", f.Endpoint)
 		// declared, discovered (and where) or observed (how often, when last).
 		set("source", f.Source)
+		result := outcome(f.Verdict)
+		description := f.Message
+		if x := f.Exception; x != nil {
+			// An accepted risk: skipped, its verdict and reason kept, the
+			// exception and its trail named.
+			result = "skip"
+			set("exception", x.Name)
+			set("exceptionExpiresOn", string(x.ExpiresOn))
+			set("exceptionApprovedBy", x.ApprovedBy)
+			set("exceptionTicket", x.Ticket)
+			set("verdict", string(f.Verdict))
+			description = f.Message + "; " + x.String()
+		}
 		set("enforcement", e.Enforcement)
 		limit := maxMessage
 		if f.Verdict == residency.Compliant {
@@ -132,10 +147,10 @@ func resultsOf(e *findings.Entry) []openreports.ReportResult {
 			Rule:        rule,
 			Severity:    severity(f.Verdict),
 			Timestamp:   metav1.Timestamp{Seconds: e.Since.Unix()},
-			Result:      outcome(f.Verdict),
+			Result:      result,
 			Scored:      true,
 			Subjects:    []corev1.ObjectReference{subject},
-			Description: truncate(f.Message, limit),
+			Description: truncate(description, limit),
 			Properties:  props,
 		})
 	}

@@ -219,8 +219,13 @@ func (e *evaluation) addAt(fl *flow, f Finding) {
 // result copies the findings and the flows' subprocessors out of the pooled
 // buffers; the verdict is the worst finding's.
 func (e *evaluation) result() Result {
+	e.except()
 	res := Result{Resource: e.w.Ref, Verdict: Compliant, Declared: e.declaresFlows()}
 	for i := range e.findings {
+		if e.findings[i].Exception != nil {
+			res.Excepted++
+			continue
+		}
 		if e.findings[i].Verdict.Worse(res.Verdict) {
 			res.Verdict = e.findings[i].Verdict
 		}

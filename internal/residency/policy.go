@@ -81,6 +81,10 @@ type Policy struct {
 	// ObservedRetention is how long an observed name counts after it was
 	// last resolved.
 	ObservedRetention time.Duration
+	// ExceptionMaxDays caps a ResidencyException's duration from its
+	// approval; NeverExcept are reason codes none may cover.
+	ExceptionMaxDays int
+	NeverExcept      []string
 }
 
 // DefaultObservedRetention is spec.observedEgress.retention's default.
@@ -102,6 +106,7 @@ func DefaultPolicy() Policy {
 		RequireDeclaration:          v1alpha1.RuleIgnore,
 		ExcludedNamespaces:          append([]string(nil), DefaultExcludedNamespaces...),
 		ObservedRetention:           DefaultObservedRetention,
+		ExceptionMaxDays:            DefaultExceptionMaxDays,
 	}
 }
 
@@ -193,6 +198,12 @@ func PolicyFrom(spec *v1alpha1.ResidencyPolicySpec) (Policy, []error) {
 		} else {
 			fail("spec.observedEgress.retention: %s is less than %s; the default %s applies", r, minObservedRetention, DefaultObservedRetention)
 		}
+	}
+	if ex := spec.Exceptions; ex != nil {
+		if ex.MaxDays > 0 {
+			p.ExceptionMaxDays = int(ex.MaxDays)
+		}
+		p.NeverExcept = append([]string(nil), ex.NeverExcept...)
 	}
 	if spec.ExcludedNamespaces != nil {
 		p.ExcludedNamespaces = append([]string{}, spec.ExcludedNamespaces...)

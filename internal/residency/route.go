@@ -69,7 +69,8 @@ type RouteResult struct {
 func (f *Finding) Equal(g *Finding) bool {
 	return f.Subprocessor == g.Subprocessor && f.Endpoint == g.Endpoint && f.Route == g.Route &&
 		f.Country == g.Country && f.Basis == g.Basis && f.Verdict == g.Verdict && f.Reason == g.Reason &&
-		f.Message == g.Message && slices.Equal(f.Bases, g.Bases)
+		f.Message == g.Message && slices.Equal(f.Bases, g.Bases) &&
+		(f.Exception == nil) == (g.Exception == nil) && (f.Exception == nil || *f.Exception == *g.Exception)
 }
 
 // latest is the later of two ends, zero meaning "no end".

@@ -17,6 +17,7 @@ type Inputs struct {
 	Locations     []*v1alpha1.ProcessingLocation
 	Bases         []*v1alpha1.TransferBasis
 	Subprocessors []*v1alpha1.Subprocessor
+	Exceptions    []*v1alpha1.ResidencyException
 }
 
 // Bounds on the onward-subprocessor walk: the graph comes from users, and a
@@ -51,6 +52,8 @@ type Snapshot struct {
 	regionFindings map[string]Finding
 	// parsed caches what the annotation parsers made of values seen before.
 	parsed *annotationCache
+	// exceptions are the ResidencyExceptions, the first to expire first.
+	exceptions []*compiledException
 }
 
 type compiledLocation struct {
@@ -230,6 +233,7 @@ func Compile(cat *Catalog, in Inputs, at time.Time) *Snapshot {
 		s.consider(cs.result.NextTransition)
 	}
 	s.matcher = NewEgressMatcher(live)
+	s.compileExceptions(in.Exceptions)
 
 	for region, name := range s.regions {
 		l := s.locations[name]

@@ -99,6 +99,10 @@ type Finding struct {
 	// \"app\"", "observed: resolved api.stripe.com 214 times, last
 	// 2026-12-06T10:02Z" (flow and unattributed findings).
 	Source string `json:"source,omitempty"`
+	// Exception is the ResidencyException that accepts this finding, if one
+	// does: the verdict and reason stay, the workload's verdict does not
+	// count it.
+	Exception *FindingException `json:"exception,omitempty"`
 	// Route is the transfer route ("sendgrid-us", "remote-access:US",
 	// "mailjet/gcp-us-central1"), or "region:<r>" for placement.
 	Route string `json:"route,omitempty"`
@@ -132,6 +136,8 @@ type Result struct {
 	// the summary and the metrics count declared workloads under any
 	// requireDeclaration.
 	Declared bool `json:"declared"`
+	// Excepted counts the findings a ResidencyException accepts.
+	Excepted int `json:"excepted,omitempty"`
 }
 
 // LocationResult is a ProcessingLocation's classification at the snapshot's time.

@@ -30,6 +30,9 @@ type Workload struct {
 	Ref ResourceRef
 	// Annotations are the object's own dataresidency.io/ annotations.
 	Annotations map[string]string
+	// Labels are the object's own labels: a ResidencyException's
+	// workloadSelector matches them.
+	Labels map[string]string
 	// TemplateAnnotations are the pod template's (nil for a Pod).
 	TemplateAnnotations map[string]string
 	// PodSpec is nil if the object has none.
@@ -119,6 +122,7 @@ type (
 		GenerateName      string                  `json:"generateName"`
 		Namespace         string                  `json:"namespace"`
 		Annotations       map[string]string       `json:"annotations"`
+		Labels            map[string]string       `json:"labels"`
 		DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
 		OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
 	}
@@ -193,6 +197,7 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 	w := &Workload{
 		Ref:         ResourceRef{APIVersion: apiVersion, Kind: kind, Namespace: m.Namespace, Name: m.Name},
 		Annotations: residencyAnnotations(m.Annotations),
+		Labels:      m.Labels,
 		Context:     PodContext{Namespace: m.Namespace},
 		PodSpec:     spec,
 	}
@@ -223,6 +228,7 @@ func WorkloadOf(obj runtime.Object) (*Workload, bool) {
 	w := &Workload{
 		Ref:         ResourceRef{APIVersion: apiVersionOfKind(kind), Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
 		Annotations: residencyAnnotations(meta.Annotations),
+		Labels:      meta.Labels,
 		Context:     PodContext{Namespace: meta.Namespace},
 	}
 	if template != nil {
@@ -422,8 +428,8 @@ func (c *Container) core() corev1.Container {
 
 // Strip reduces a typed workload object, in place, to what WorkloadOf reads,
 // keeping its identity and owner references: the controllers' cache holds
-// workloads so. Labels, status, managed fields, other annotations and the rest
-// of the spec are dropped. An object Strip already reduced is left as it is
+// workloads so. Status, managed fields, other annotations and the rest of the
+// spec are dropped; labels stay (ResidencyExceptions select workloads by them). An object Strip already reduced is left as it is
 // (client-go transforms the objects of an initial list twice). It reports
 // false, leaving obj alone, for any other object.
 func Strip(obj runtime.Object) bool {
@@ -462,14 +468,14 @@ func Strip(obj runtime.Object) bool {
 		o.Spec = batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template}}}
 		o.Status = batchv1.CronJobStatus{}
 	}
-	meta.ManagedFields, meta.Labels, meta.Annotations = nil, nil, w.Annotations
+	meta.ManagedFields, meta.Annotations = nil, w.Annotations
 	return true
 }
 
 // stripped reports whether Strip already reduced an object: the API server
 // requires an image on every container, and only Strip removes them.
 func stripped(meta *metav1.ObjectMeta, spec *corev1.PodSpec) bool {
-	if meta.Labels != nil || meta.ManagedFields != nil || len(residencyAnnotations(meta.Annotations)) != len(meta.Annotations) {
+	if meta.ManagedFields != nil || len(residencyAnnotations(meta.Annotations)) != len(meta.Annotations) {
 		return false
 	}
 	for i := range spec.InitContainers {

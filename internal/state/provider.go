@@ -32,10 +32,10 @@ type Provider struct {
 	// the cache (SetupIndexes): PodContext reads their hostnames.
 	Routes Routes
 
-	// stores are the informers' stores of the four kinds (locations, bases,
-	// subprocessors, policies); writes counts the writes to them (see
+	// stores are the informers' stores of the five kinds (locations, bases,
+	// subprocessors, policies, exceptions); writes counts the writes to them (see
 	// NewProvider), seen is its value when snap was last confirmed current.
-	stores [4]toolscache.Store
+	stores [5]toolscache.Store
 	writes atomic.Uint64
 
 	mu          sync.Mutex
@@ -70,7 +70,7 @@ func NewProvider(ctx context.Context, informers ctrlcache.Informers, cat *reside
 		p.writes.Add(1)
 		return nil, nil
 	}
-	for i, obj := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}} {
+	for i, obj := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}, &v1alpha1.ResidencyException{}} {
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
 			return nil, err
@@ -181,6 +181,9 @@ func (p *Provider) gather() (residency.Inputs, uint64) {
 					in.Policy = &o.Spec
 					fp += objectHash('P', o)
 				}
+			case *v1alpha1.ResidencyException:
+				in.Exceptions = append(in.Exceptions, o)
+				fp += objectHash('E', o)
 			}
 		}
 	}

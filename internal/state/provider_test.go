@@ -29,7 +29,7 @@ type storeInformers struct {
 
 func newStoreInformers() *storeInformers {
 	s := &storeInformers{informers: map[reflect.Type]toolscache.SharedIndexInformer{}}
-	for _, proto := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}} {
+	for _, proto := range []client.Object{&v1alpha1.ProcessingLocation{}, &v1alpha1.TransferBasis{}, &v1alpha1.Subprocessor{}, &v1alpha1.ResidencyPolicy{}, &v1alpha1.ResidencyException{}} {
 		s.informers[reflect.TypeOf(proto)] = toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, proto, 0, toolscache.Indexers{})
 	}
 	return s

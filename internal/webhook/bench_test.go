@@ -45,6 +45,7 @@ type memReader struct {
 	bases      []v1alpha1.TransferBasis
 	subs       []v1alpha1.Subprocessor
 	policies   []v1alpha1.ResidencyPolicy
+	exceptions []client.Object
 }
 
 func (m *memReader) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
@@ -117,6 +118,8 @@ func catalogReader(objs ...client.Object) *memReader {
 			m.subs = append(m.subs, *o)
 		case *v1alpha1.ResidencyPolicy:
 			m.policies = append(m.policies, *o)
+		case *v1alpha1.ResidencyException:
+			m.exceptions = append(m.exceptions, o)
 		}
 	}
 	return m
@@ -356,6 +359,7 @@ func newStoreInformers(tb testing.TB, m *memReader) *storeInformers {
 	add(&v1alpha1.TransferBasis{}, bases...)
 	add(&v1alpha1.Subprocessor{}, subs...)
 	add(&v1alpha1.ResidencyPolicy{}, pols...)
+	add(&v1alpha1.ResidencyException{}, m.exceptions...)
 	// And what the webhook reads besides the catalog, as the manager's cache
 	// holds it: Namespaces (metadata only), ConfigMaps, Services.
 	var nss, cms, svcs []client.Object

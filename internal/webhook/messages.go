@@ -94,7 +94,7 @@ func denialMessage(res *residency.Result, violations int) string {
 	written := 0
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		if f.Verdict != residency.Violation {
+		if f.Verdict != residency.Violation || f.Exception != nil {
 			continue
 		}
 		text := flowText(f)
@@ -138,7 +138,12 @@ func (w *warningsBuilder) addFinding(f *residency.Finding) {
 	if f.Verdict == residency.Violation {
 		prefix = "data residency violation: "
 	}
-	if !w.add(prefix + flowText(f)) {
+	text := prefix + flowText(f)
+	if f.Exception != nil {
+		// An accepted risk: admitted, and said so with its trail.
+		text = "data residency: accepted risk: " + flowText(f) + "; " + f.Exception.String()
+	}
+	if !w.add(text) {
 		if f.Verdict == residency.Violation {
 			w.omittedViolations++
 		} else {

@@ -145,6 +145,9 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 
 	violations, warnings := 0, 0
 	for i := range res.Findings {
+		if res.Findings[i].Exception != nil {
+			continue // accepted until its exception expires: warned of below
+		}
 		switch res.Findings[i].Verdict {
 		case residency.Violation:
 			violations++
@@ -166,7 +169,7 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	case v1alpha1.EnforcementDeny:
 		if violations > 0 && !(req.Operation == admissionv1.Update && unchanged(req)) {
 			for i := range res.Findings {
-				if res.Findings[i].Verdict == residency.Warning {
+				if res.Findings[i].Verdict == residency.Warning || res.Findings[i].Exception != nil {
 					ws.addFinding(&res.Findings[i])
 				}
 			}

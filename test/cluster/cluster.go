@@ -330,7 +330,12 @@ func (c *Cluster) path(elem ...string) string {
 }
 
 func (c *Cluster) launch(opts Options, name string, port int, args []string, env ...string) (*proc, error) {
-	p, err := startProcess(name, filepath.Join(opts.BinDir, name), args, env, port, c.path("logs", name+".log"), opts.Detach)
+	return c.launchBinary(opts, name, filepath.Join(opts.BinDir, name), port, args, env...)
+}
+
+// launchBinary is launch with a binary from elsewhere than BinDir.
+func (c *Cluster) launchBinary(opts Options, name, binary string, port int, args []string, env ...string) (*proc, error) {
+	p, err := startProcess(name, binary, args, env, port, c.path("logs", name+".log"), opts.Detach)
 	if err != nil {
 		return nil, err
 	}
@@ -619,18 +624,7 @@ func (c *Cluster) startCoreDNS(opts Options) (*proc, error) {
 	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := startProcess(CoreDNS, opts.CoreDNS, []string{"-conf", conf}, nil, c.ports.DNS, c.path("logs", CoreDNS+".log"), opts.Detach)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.procs = append(c.procs, p)
-	c.mu.Unlock()
-	if err := c.save(); err != nil {
-		return p, err
-	}
-	c.logf("started %s (pid %d, 127.0.0.1:%d, dnstap to %q)", CoreDNS, p.Pid, c.ports.DNS, opts.DNSTap)
-	return p, nil
+	return c.launchBinary(opts, CoreDNS, opts.CoreDNS, c.ports.DNS, []string{"-conf", conf})
 }
 
 // waitFor polls cond every 100ms until it is true, p exits, ctx ends or

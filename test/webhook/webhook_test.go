@@ -259,3 +259,49 @@ func TestCatalogChangeWarnsAboutWorkloadsItBreaks(t *testing.T) {
 var _ = []residency.Reason{residency.ReasonBasisNotValid, residency.ReasonObjectionPeriodPending}
 
 func init() { _ = fmt.Sprint }
+
+// An accepted risk at admission: the violating Deployment is refused in a
+// deny namespace until a ResidencyException covers it, then admitted with a
+// warning naming the exception; once the clock passes expiresOn, an UPDATE
+// is refused again (the webhook judges by the clock).
+func TestExceptionAdmitsUntilItExpires(t *testing.T) {
+	ctx := context.Background()
+	rejected(t, create(t, k8s, mailer(nsDeny, "triage", "twilio-sendgrid")), "Deployment shop/triage", "[BasisNotValid] twilio-sendgrid")
+	x := &v1alpha1.ResidencyException{ObjectMeta: metav1.ObjectMeta{Name: "triage-sendgrid"}, Spec: v1alpha1.ResidencyExceptionSpec{
+		Namespaces: []string{nsDeny}, Workloads: []v1alpha1.ExceptedWorkload{{Kind: "Deployment", Name: "triage"}},
+		Subprocessors: []v1alpha1.ObjectName{"twilio-sendgrid"}, ExpiresOn: "2027-03-01", ApprovedOn: "2026-12-01",
+		ApprovedBy: "dpo@shop.example", Justification: "migration to the EU region", Ticket: "DPO-142"}}
+	if err := k8s.Create(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, x) })
+	d := mailer(nsDeny, "triage", "twilio-sendgrid")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		warnings.take()
+		err := create(t, warned, d)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still refused with the exception in place: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	got := strings.Join(warnings.take(), "\n")
+	if !strings.Contains(got, "data residency: accepted risk: [BasisNotValid] twilio-sendgrid via sendgrid-us (US)") ||
+		!strings.Contains(got, `excepted by ResidencyException triage-sendgrid until 2027-03-01 (approved by "dpo@shop.example", DPO-142)`) {
+		t.Errorf("warnings = %q", got)
+	}
+	t.Logf("admitted with: %s", got)
+
+	// The exception expires: an UPDATE that changes the pod spec is refused.
+	clk.standBefore(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), -time.Second)
+	defer clk.reset()
+	var cur appsv1.Deployment
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(d), &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Template.Spec.Containers[0].Image = "registry.example/shop/mailer:1.5"
+	rejected(t, k8s.Update(ctx, &cur), "Deployment shop/triage", "[BasisNotValid] twilio-sendgrid")
+}
