@@ -35,6 +35,11 @@ type Register struct {
 	// AcceptedRisks are the ResidencyExceptions in force at At (Active):
 	// known non-compliance a DPO accepted until a date.
 	AcceptedRisks []RegisterException `json:"acceptedRisks"`
+	// Sources are where it was read from (several clusters and files with
+	// repeated --context, --kubeconfigs and -f); Drift the catalog objects
+	// that differ between them.
+	Sources []RegisterSource `json:"sources,omitempty"`
+	Drift   []RegisterDrift  `json:"drift,omitempty"`
 }
 
 // RegisterException is an accepted risk in force.
@@ -101,6 +106,8 @@ type RegisterSubprocessor struct {
 	NotTransfers []RegisterRoute `json:"notTransfers,omitempty"`
 	Note         string          `json:"note,omitempty"`
 	Source       *Origin         `json:"source,omitempty"`
+	// Presence lists the sources that define it, with their workloads.
+	Presence []RegisterPresence `json:"presence,omitempty"`
 }
 
 // RegisterLocation is one processing location of a subprocessor.
@@ -142,6 +149,9 @@ type RegisterRoute struct {
 	// Bases are every TransferBasis of the subprocessor listing the route's
 	// country, Basis first, each with its state and since when.
 	Bases []residency.RouteBasis `json:"bases"`
+	// Sources are the sources in which the route exists, each with its
+	// coverage there (fleet registers).
+	Sources []string `json:"sources,omitempty"`
 }
 
 // RegisterBasis is one transfer basis.
@@ -519,6 +529,25 @@ func writeRegisterMarkdown(w io.Writer, r *Register) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(r.Sources) > 0 {
+		fmt.Fprintf(w, "Sources:\n\n")
+		for _, src := range r.Sources {
+			if src.Error != "" {
+				fmt.Fprintf(w, "- %s: **NOT READ**: %s\n", src.Name, src.Error)
+			} else {
+				fmt.Fprintf(w, "- %s\n", src.Name)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Drift) > 0 {
+		fmt.Fprintf(w, "## Catalog drift between sources\n\n")
+		mdHeader(w, "Kind", "Name", "Drift")
+		for _, d := range r.Drift {
+			mdRow(w, d.Kind, d.Name, d.Detail)
+		}
+		fmt.Fprintln(w)
+	}
 
 	fmt.Fprintf(w, "## Subprocessors\n\n")
 	mdHeader(w, "Subprocessor", "Legal entity", "Registration no.", "Country", "Purpose", "Data categories", "State")
@@ -550,6 +579,18 @@ func writeRegisterMarkdown(w io.Writer, r *Register) error {
 		item("Objected on", e.ObjectedOn)
 		item("Onward subprocessors", strings.Join(e.OnwardSubprocessors, ", "))
 		item("Transfer bases", strings.Join(e.TransferBases, ", "))
+		for _, p := range e.Presence {
+			n := "defined"
+			if p.Workloads != nil {
+				n = fmt.Sprintf("%d workload(s)", *p.Workloads)
+			}
+			item("In "+p.Source, n)
+		}
+		for _, rt := range e.Routes {
+			if len(rt.Sources) > 0 {
+				item("Route "+rt.Route, strings.Join(rt.Sources, "; "))
+			}
+		}
 		fmt.Fprintln(w)
 		mdHeader(w, "Processing location", "Country", "City", "Provider / region", "Classification", "Legal reference")
 		for _, l := range e.Locations {

@@ -22,6 +22,8 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
@@ -312,72 +314,113 @@ var clusterScheme = func() *k8sruntime.Scheme {
 
 func newRegisterCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	var (
-		in                  inputFlags
-		output, at, context string
-		timeout             time.Duration
+		in                        inputFlags
+		output, at, organisation  string
+		contexts, kubeconfigFiles []string
+		timeout                   time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "register [-f PATH...] [-o markdown|csv|json] [--at DATE]",
-		Short: "Print the register of transfers (GDPR Art. 30(1)(e)) from files or from the cluster",
+		Use:   "register [-f PATH...] [--context NAME...] [--kubeconfigs FILE...] [-o markdown|csv|json|html] [--at DATE]",
+		Short: "Print the register of transfers (GDPR Art. 30(1)(e)) from files or from one or more clusters",
 		Long: `register prints the transfer register a DPO hands an auditor (GDPR Art. 30(1)(e)):
 per Subprocessor its legal entity, registration number, country, purpose, data
 categories and state, each processing location with its country and classification,
 and per route out of the EEA (processing location, remote access, onward
 subprocessor) the transfer basis, its mechanism, the GDPR article, its state and
-validity; then every TransferBasis.
+validity; then every TransferBasis and the accepted risks in force.
 
-With -f it reads the residency objects from files; without, it lists them
-(read-only) from the cluster of the current kubeconfig (--kubeconfig, KUBECONFIG,
---context).`,
+With -f it reads the residency objects from files; --context (repeatable) reads them
+(read-only) from clusters of the current kubeconfig, --kubeconfigs (repeatable) from
+the current context of each kubeconfig file; without any, from the cluster of the
+current kubeconfig. Several sources make the organisation's register: each
+Subprocessor once, with the clusters that define it and their workloads, each route
+with the clusters it exists in, and the catalog drift between them. A cluster that
+cannot be read is named in the output and makes the exit status 3. -o html writes one
+self-contained document with a print stylesheet (print it to PDF to file it).`,
 		Example: `  residencyctl register -f residency/ -o markdown > register.md
-  residencyctl register --context prod -o csv > register.csv`,
+  residencyctl register --context prod -o csv > register.csv
+  residencyctl register --context prod-eu --context prod-us -f residency/ -o html --organisation "Shop AS" > register.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := oneOf("output", output, "markdown", "csv", "json"); err != nil {
+			if err := oneOf("output", output, "markdown", "csv", "json", "html"); err != nil {
 				return err
 			}
 			when, err := parseAt(at)
 			if err != nil {
 				return badInput(err)
 			}
-			var b *Bundle
-			source := ""
+			var inputs []registerInput
 			if len(in.files) > 0 {
-				b = Load(in.files, stdin, in.stdinName, "default")
+				b := Load(in.files, stdin, in.stdinName, "default")
 				if len(b.Errors) > 0 {
 					return reportInputErrors(stderr, b.Errors)
 				}
-				source = strings.Join(b.Files, ", ")
-			} else {
-				b, source, err = loadFromCluster(cmd.Context(), context, timeout)
+				inputs = append(inputs, registerInput{name: strings.Join(b.Files, ", "), bundle: b})
+			}
+			for _, c := range contexts {
+				b, src, err := loadFromCluster(cmd.Context(), c, "", timeout)
+				if src == "" {
+					src = "cluster (context " + c + ")"
+				}
+				inputs = append(inputs, registerInput{name: src, bundle: b, err: err, clusters: true})
+			}
+			for _, f := range kubeconfigFiles {
+				b, src, err := loadFromCluster(cmd.Context(), "", f, timeout)
+				if src == "" {
+					src = "cluster (kubeconfig " + f + ")"
+				}
+				inputs = append(inputs, registerInput{name: src, bundle: b, err: err, clusters: true})
+			}
+			if len(inputs) == 0 {
+				b, src, err := loadFromCluster(cmd.Context(), "", "", timeout)
 				if err != nil {
 					return &exitError{code: ExitError, err: err}
 				}
+				inputs = append(inputs, registerInput{name: src, bundle: b, clusters: true})
 			}
-			for _, n := range b.Notices {
-				if n.Rule != "SkippedFile" {
-					printNotices(stderr, []Notice{n})
+			var unread []string
+			for _, s := range inputs {
+				if s.err != nil {
+					unread = append(unread, s.name+": "+s.err.Error())
+					continue
+				}
+				for _, n := range s.bundle.Notices {
+					if n.Rule != "SkippedFile" {
+						printNotices(stderr, []Notice{n})
+					}
 				}
 			}
-			reg := BuildRegister(b, when, source)
+			var reg *Register
+			if len(inputs) == 1 && inputs[0].err == nil {
+				reg = BuildRegister(inputs[0].bundle, when, inputs[0].name)
+			} else {
+				reg = BuildFleetRegister(inputs, when)
+			}
 			switch output {
 			case "csv":
 				err = writeRegisterCSV(stdout, reg)
 			case "json":
 				err = writeRegisterJSON(stdout, reg)
+			case "html":
+				err = writeRegisterHTML(stdout, reg, organisation, when)
 			default:
 				err = writeRegisterMarkdown(stdout, reg)
 			}
 			if err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("write output: %w", err)}
 			}
+			if len(unread) > 0 {
+				return &exitError{code: ExitError, err: fmt.Errorf("%d source(s) could not be read, the register lacks them: %s", len(unread), strings.Join(unread, "; "))}
+			}
 			return nil
 		},
 	}
 	in.bind(cmd, "files with the residency objects; without -f, read them from the cluster")
-	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "output format: markdown, csv or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "markdown", "output format: markdown, csv, json or html")
 	cmd.Flags().StringVar(&at, "at", "", "states and classifications as of this date (YYYY-MM-DD) instead of now")
-	cmd.Flags().StringVar(&context, "context", "", "kubeconfig context to use (cluster mode)")
+	cmd.Flags().StringArrayVar(&contexts, "context", nil, "kubeconfig context to read (repeatable: the organisation's register of several clusters)")
+	cmd.Flags().StringArrayVar(&kubeconfigFiles, "kubeconfigs", nil, "kubeconfig file whose current context to read (repeatable)")
+	cmd.Flags().StringVar(&organisation, "organisation", "", "the organisation named on the HTML register's title page")
 	cmd.Flags().DurationVar(&timeout, "request-timeout", 30*time.Second, "timeout of each request to the cluster")
 	if f := flag.CommandLine.Lookup(config.KubeconfigFlagName); f != nil {
 		// controller-runtime's --kubeconfig, so that config.GetConfig honours it.
@@ -391,12 +434,19 @@ With -f it reads the residency objects from files; without, it lists them
 }
 
 // loadFromCluster reads the residency objects from the cluster of the current kubeconfig.
-func loadFromCluster(ctx context.Context, kubeContext string, timeout time.Duration) (*Bundle, string, error) {
+func loadFromCluster(ctx context.Context, kubeContext, kubeconfigFile string, timeout time.Duration) (*Bundle, string, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	hint := "give -f PATH to read files, or point --kubeconfig, KUBECONFIG or --context at a cluster"
-	cfg, err := config.GetConfigWithContext(kubeContext)
+	var cfg *rest.Config
+	var err error
+	if kubeconfigFile != "" {
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfigFile},
+			&clientcmd.ConfigOverrides{}).ClientConfig()
+	} else {
+		cfg, err = config.GetConfigWithContext(kubeContext)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("no cluster to read the residency objects from: %v; %s", err, hint)
 	}
@@ -418,6 +468,9 @@ func loadFromCluster(ctx context.Context, kubeContext string, timeout time.Durat
 	source := "cluster " + cfg.Host
 	if kubeContext != "" {
 		source += " (context " + kubeContext + ")"
+	}
+	if kubeconfigFile != "" {
+		source += " (kubeconfig " + kubeconfigFile + ")"
 	}
 	return b, source, nil
 }
