@@ -68,6 +68,30 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 		opts.Refresh = 30 * time.Second
 	}
 	pods := observe.NewPodIPs()
+	m := observe.NewMetrics()
+	if err := m.Register(metrics.Registry); err != nil {
+		// A second manager in the same process (tests): keep the first.
+		ctrl.Log.WithName("setup").V(1).Info("dnstap metrics already registered", "error", err.Error())
+	}
+	col := observe.NewCollector(pods, opts.ClusterDomain, m)
+	col.Log = ctrl.Log.WithName("dnstap")
+	f := &observe.Flusher{
+		Collector: col,
+		Resolve:   owners.workloadOfPod,
+		Client:    mgr.GetClient(),
+		Reader:    mgr.GetAPIReader(),
+		Retention: func() time.Duration { return policyNow(c).ObservedRetention },
+		Excluded:  func(ns string) bool { p := policyNow(c); return p.Excluded(ns) },
+		Interval:  opts.FlushInterval,
+		Refresh:   opts.Refresh,
+		Clock:     clk,
+		Log:       ctrl.Log.WithName("observed-egress"),
+	}
+	o := &Observed{Collector: col, Flusher: f, Addr: make(chan net.Addr, 1)}
+	if opts.BindAddress == "" || opts.BindAddress == "0" {
+		return o, nil
+	}
+	// Pods' addresses, for attribution (only when frames can come).
 	inf, err := mgr.GetCache().GetInformer(ctx, &corev1.Pod{})
 	if err != nil {
 		return nil, err
@@ -98,36 +122,13 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 	}); err != nil {
 		return nil, err
 	}
-	m := observe.NewMetrics()
-	if err := m.Register(metrics.Registry); err != nil {
-		// A second manager in the same process (tests): keep the first.
-		ctrl.Log.WithName("setup").V(1).Info("dnstap metrics already registered", "error", err.Error())
-	}
-	col := observe.NewCollector(pods, opts.ClusterDomain, m)
-	col.Log = ctrl.Log.WithName("dnstap")
-	f := &observe.Flusher{
-		Collector: col,
-		Resolve:   owners.workloadOfPod,
-		Client:    mgr.GetClient(),
-		Reader:    mgr.GetAPIReader(),
-		Retention: func() time.Duration { return policyNow(c).ObservedRetention },
-		Excluded:  func(ns string) bool { p := policyNow(c); return p.Excluded(ns) },
-		Interval:  opts.FlushInterval,
-		Refresh:   opts.Refresh,
-		Clock:     clk,
-		Log:       ctrl.Log.WithName("observed-egress"),
-	}
-	o := &Observed{Collector: col, Flusher: f, Addr: make(chan net.Addr, 1)}
-	if opts.BindAddress == "" || opts.BindAddress == "0" {
-		return o, nil
-	}
 	var tlsConfig *tls.Config
 	if opts.TLSCertDir != "" {
 		cw, err := certwatcher.New(filepath.Join(opts.TLSCertDir, "tls.crt"), filepath.Join(opts.TLSCertDir, "tls.key"))
 		if err != nil {
 			return nil, fmt.Errorf("dnstap TLS: %w", err)
 		}
-		if err := mgr.Add(cw); err != nil {
+		if err := mgr.Add(everyReplica(cw.Start)); err != nil {
 			return nil, err
 		}
 		tlsConfig = &tls.Config{GetCertificate: cw.GetCertificate, MinVersion: tls.VersionTLS12}
@@ -143,7 +144,9 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 	}); err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	// Every replica listens (CoreDNS connects to whichever the Service
+	// picks, and a replica is ready only once it listens), leader or not.
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
 		l, err := net.Listen("tcp", opts.BindAddress)
 		if err != nil {
 			return fmt.Errorf("dnstap: listen on %s: %w", opts.BindAddress, err)
@@ -164,13 +167,25 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 	return o, nil
 }
 
-// policyNow is the policy of the latest snapshot (the default one before the first).
+// policyNow is the policy as of now, read from the cache's stores (a
+// replica that is not the leader compiles its own snapshot).
 func policyNow(c *Controllers) residency.Policy {
+	if s, err := c.State.Snapshot(context.Background()); err == nil && s != nil {
+		return s.Policy()
+	}
 	if s := c.State.Last(); s != nil {
 		return s.Policy()
 	}
 	return residency.DefaultPolicy()
 }
+
+// everyReplica is a runnable that does not wait for leader election.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
+
+var _ manager.LeaderElectionRunnable = everyReplica(nil)
 
 // workloadOfPod is the workload a Pod's resolutions belong to: the Pod, or
 // the owner it is reported through, and so on up (a ReplicaSet's Deployment,

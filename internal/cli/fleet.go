@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
 )
 
 // RegisterSource is one place the register was read from: a cluster or files.
@@ -51,7 +50,7 @@ func BuildFleetRegister(srcs []registerInput, at time.Time) *Register {
 		spec   string
 	}
 	var regs []*Register
-	firstSub, firstBasis := map[string]seen{}, map[string]seen{}
+	firstSub, firstBasis, firstLoc := map[string]seen{}, map[string]seen{}, map[string]seen{}
 	var drift []RegisterDrift
 	presence := map[string][]RegisterPresence{}
 	var sources []RegisterSource
@@ -89,6 +88,14 @@ func BuildFleetRegister(srcs []registerInput, at time.Time) *Register {
 				merged.Bases = append(merged.Bases, tb)
 			} else if f.spec != spec {
 				drift = append(drift, RegisterDrift{"TransferBasis", tb.Name, fmt.Sprintf("spec in %s differs from %s", s.name, f.source)})
+			}
+		}
+		for _, l := range b.Locations {
+			spec := specJSON(l.Spec)
+			if f, dup := firstLoc[l.Name]; !dup {
+				firstLoc[l.Name] = seen{s.name, spec}
+			} else if f.spec != spec {
+				drift = append(drift, RegisterDrift{"ProcessingLocation", l.Name, fmt.Sprintf("spec in %s differs from %s", s.name, f.source)})
 			}
 		}
 		merged.Locations = appendNew(merged.Locations, b.Locations)
@@ -190,4 +197,3 @@ func joinNames(names []string) string {
 	}
 	return out
 }
-

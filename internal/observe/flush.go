@@ -70,6 +70,9 @@ type Flusher struct {
 	workloads map[Workload]*waiting
 	resolved  map[*Pod]Workload
 	lastGC    time.Time
+	// waitingNames counts the names waiting across workloads: while writes
+	// fail they pile up, bounded by the collector's MaxPending.
+	waitingNames int
 }
 
 // waiting is a workload's tallies not yet written.
@@ -134,8 +137,11 @@ func (f *Flusher) Flush(ctx context.Context, final bool) {
 		}
 		if cur := wt.names[pair.Name]; cur != nil {
 			cur.add(*t)
+		} else if f.waitingNames >= f.Collector.MaxPending {
+			f.Collector.Metrics.Dropped.WithLabelValues(DropPendingFull).Add(float64(t.Count))
 		} else {
 			wt.names[pair.Name] = t
+			f.waitingNames++
 		}
 	}
 	for w, wt := range f.workloads {
@@ -146,6 +152,7 @@ func (f *Flusher) Flush(ctx context.Context, final bool) {
 			f.Log.Error(err, "observed egress: write", "workload", w.Kind+" "+w.Namespace+"/"+w.Name)
 			continue // kept for the next flush
 		}
+		f.waitingNames -= len(wt.names)
 		wt.names, wt.lastWrite = map[string]*Tally{}, now
 	}
 	// Workloads with nothing waiting are forgotten once their Refresh passed.
@@ -227,6 +234,11 @@ func Merge(st *v1alpha1.ObservedEgressStatus, names map[string]*Tally, retention
 		kept = append(kept, h)
 	}
 	st.Hosts = kept
+	if len(kept) < v1alpha1.MaxObservedHosts {
+		// Room again: what was not kept while the object was full no
+		// longer stands for names that cannot be recorded.
+		st.DroppedHosts = 0
+	}
 	added := make([]string, 0, len(names))
 	for n := range names {
 		added = append(added, n)

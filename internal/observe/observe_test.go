@@ -148,6 +148,19 @@ func TestPodIPsReuse(t *testing.T) {
 	if p, host := h.Lookup(netip.MustParseAddr("10.255.0.1"), t0); p != nil || !host {
 		t.Errorf("host network: pod %v host %v", p, host)
 	}
+	// A late update of the Pod that let the address go does not take it back.
+	h.Set(a, t0.Add(150*time.Second))
+	if p, _ := h.Lookup(ip, t0.Add(3*time.Minute)); p == nil || p.Name != "b" {
+		t.Errorf("a late update of the former holder took the address back: %v", p)
+	}
+	// Updates of a host-network Pod, then its deletion: the address is no
+	// longer a host-network one.
+	h.Set(hn, t0.Add(time.Second))
+	h.Set(hn, t0.Add(2*time.Second))
+	h.Delete(hn, t0.Add(3*time.Second))
+	if _, host := h.Lookup(netip.MustParseAddr("10.255.0.1"), t0.Add(4*time.Second)); host {
+		t.Errorf("a deleted host-network Pod's address is still counted as host network")
+	}
 	h.GC(t0.Add(time.Hour))
 	if p, _ := h.Lookup(ip, t0.Add(30*time.Second)); p != nil {
 		t.Errorf("a tenure closed an hour ago is still kept")

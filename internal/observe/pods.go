@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,9 +34,9 @@ type PodIPs struct {
 	byIP map[netip.Addr][]span
 	// held are the addresses each Pod holds now.
 	held map[types.UID][]netip.Addr
-	// hostNet are the addresses of host-network Pods (their node's): queries
-	// from them are counted, not attributed.
-	hostNet map[netip.Addr]int
+	// hostNet are the addresses of host-network Pods (their node's), with
+	// the Pods on each: queries from them are counted, not attributed.
+	hostNet map[netip.Addr]map[types.UID]struct{}
 	// Slack lets a query a little older than the first sight of its Pod
 	// (the informer lags the kubelet) belong to it.
 	Slack time.Duration
@@ -45,7 +46,7 @@ type PodIPs struct {
 
 // NewPodIPs returns an empty history.
 func NewPodIPs() *PodIPs {
-	return &PodIPs{byIP: map[netip.Addr][]span{}, held: map[types.UID][]netip.Addr{}, hostNet: map[netip.Addr]int{}, Slack: 5 * time.Second, Keep: 10 * time.Minute}
+	return &PodIPs{byIP: map[netip.Addr][]span{}, held: map[types.UID][]netip.Addr{}, hostNet: map[netip.Addr]map[types.UID]struct{}{}, Slack: 5 * time.Second, Keep: 10 * time.Minute}
 }
 
 // addrs are the Pod's addresses, or none once it is done (a Pod that
@@ -73,7 +74,10 @@ func (h *PodIPs) Set(p *corev1.Pod, now time.Time) {
 	if p.Spec.HostNetwork {
 		h.mu.Lock()
 		for _, a := range addrs(p) {
-			h.hostNet[a]++
+			if h.hostNet[a] == nil {
+				h.hostNet[a] = map[types.UID]struct{}{}
+			}
+			h.hostNet[a][p.UID] = struct{}{}
 		}
 		h.mu.Unlock()
 		return
@@ -97,6 +101,11 @@ func (h *PodIPs) Set(p *corev1.Pod, now time.Time) {
 		if n := len(spans); n > 0 && spans[n-1].to.IsZero() && spans[n-1].pod.UID == p.UID {
 			continue // still holds it
 		}
+		if n := len(spans); n > 0 && spans[n-1].to.IsZero() && slices.ContainsFunc(spans[:n-1], func(s span) bool { return s.pod.UID == p.UID }) {
+			// A late update of a Pod that let the address go, after another
+			// took it: the address stays with the newer Pod.
+			continue
+		}
 		// Whoever held the address before has let it go.
 		for i := range spans {
 			if spans[i].to.IsZero() {
@@ -118,8 +127,8 @@ func (h *PodIPs) Delete(p *corev1.Pod, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if p.Spec.HostNetwork {
-		for _, a := range addrs(p) {
-			if h.hostNet[a]--; h.hostNet[a] <= 0 {
+		for a, pods := range h.hostNet {
+			if delete(pods, p.UID); len(pods) == 0 {
 				delete(h.hostNet, a)
 			}
 		}
@@ -177,7 +186,7 @@ func (h *PodIPs) Lookup(addr netip.Addr, t time.Time) (pod *Pod, hostNetwork boo
 			return s.pod, false
 		}
 	}
-	return nil, h.hostNet[addr] > 0
+	return nil, len(h.hostNet[addr]) > 0
 }
 
 func contains(as []netip.Addr, a netip.Addr) bool {

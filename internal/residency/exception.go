@@ -11,6 +11,12 @@ import (
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 )
 
+// Owner is a workload another is made from.
+type Owner struct {
+	Kind, Name string
+	Labels     map[string]string
+}
+
 // FindingException names the ResidencyException a finding is excepted by.
 type FindingException struct {
 	Name string `json:"name"`
@@ -158,13 +164,9 @@ func (x *compiledException) matches(w *Workload, f *Finding) bool {
 	if !slices.Contains(x.namespaces, w.Ref.Namespace) && (x.nsSelector == nil || !x.nsSelector.Matches(labels.Set(w.NamespaceLabels))) {
 		return false
 	}
-	if len(x.workloads) > 0 || x.wlSelector != nil {
-		named := slices.ContainsFunc(x.workloads, func(ew v1alpha1.ExceptedWorkload) bool {
-			return ew.Kind == w.Ref.Kind && ew.Name == w.Ref.Name
-		})
-		if !named && (x.wlSelector == nil || !x.wlSelector.Matches(labels.Set(w.Labels))) {
-			return false
-		}
+	if (len(x.workloads) > 0 || x.wlSelector != nil) && !x.coversWorkload(w.Ref.Kind, w.Ref.Name, w.Labels) &&
+		!slices.ContainsFunc(w.Owners, func(o Owner) bool { return x.coversWorkload(o.Kind, o.Name, o.Labels) }) {
+		return false
 	}
 	if len(x.reasons) > 0 && !slices.Contains(x.reasons, string(f.Reason)) {
 		return false
@@ -178,6 +180,13 @@ func (x *compiledException) matches(w *Workload, f *Finding) bool {
 		return slices.Contains(x.endpoints, f.Endpoint)
 	}
 	return false
+}
+
+// coversWorkload reports whether the exception names the workload or
+// selects it by its labels.
+func (x *compiledException) coversWorkload(kind, name string, lbls map[string]string) bool {
+	return slices.ContainsFunc(x.workloads, func(ew v1alpha1.ExceptedWorkload) bool { return ew.Kind == kind && ew.Name == name }) ||
+		x.wlSelector != nil && x.wlSelector.Matches(labels.Set(lbls))
 }
 
 // exceptedText is how messages and warnings name an exception.

@@ -33,6 +33,11 @@ type Workload struct {
 	// Labels are the object's own labels: a ResidencyException's
 	// workloadSelector matches them.
 	Labels map[string]string
+	// Owners are the workloads it is made from, nearest first (a Pod's
+	// ReplicaSet, then its Deployment), with their labels: an exception for
+	// the Deployment covers what the Deployment makes. The webhook fills
+	// them; the controllers evaluate the top workload itself.
+	Owners []Owner
 	// TemplateAnnotations are the pod template's (nil for a Pod).
 	TemplateAnnotations map[string]string
 	// PodSpec is nil if the object has none.

@@ -10,6 +10,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -140,6 +142,7 @@ func (v *WorkloadValidator) Handle(ctx context.Context, req admission.Request) a
 	w.NamespaceLabels = labels
 	if controllerIsWorkload(k, d.Controller) {
 		w.NamespaceLabels = declarationCheckedOnOwner(labels)
+		w.Owners = v.owners(ctx, ns, d.Controller)
 	}
 	res := snap.Evaluate(w)
 
@@ -268,4 +271,38 @@ func unchanged(req admission.Request) bool {
 		return false
 	}
 	return equality.Semantic.DeepEqual(residency.TypedPodSpec(obj), residency.TypedPodSpec(old))
+}
+
+// owners walks an object's controller chain through the cache (a Pod's
+// ReplicaSet, then its Deployment; a Job's CronJob), nearest first, with
+// each owner's labels: exceptions granted to a workload cover what it makes.
+// An owner not in the cache ends the walk with what is known of it.
+func (v *WorkloadValidator) owners(ctx context.Context, ns string, ref *metav1.OwnerReference) []residency.Owner {
+	var out []residency.Owner
+	for depth := 0; ref != nil && depth < 3; depth++ {
+		o := residency.Owner{Kind: ref.Kind, Name: ref.Name}
+		k, ok := residency.LookupWorkloadKind(ref.Kind)
+		if !ok {
+			return append(out, o)
+		}
+		obj := k.New().(client.Object)
+		if err := v.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, obj); err != nil || obj.GetUID() != ref.UID {
+			return append(out, o)
+		}
+		o.Labels = obj.GetLabels()
+		out = append(out, o)
+		ref = metav1.GetControllerOfNoCopy(obj)
+		if ref == nil || !residency.MakesWorkloads(groupOf(ref.APIVersion), ref.Kind) {
+			break
+		}
+	}
+	return out
+}
+
+func groupOf(apiVersion string) string {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return ""
+	}
+	return gv.Group
 }

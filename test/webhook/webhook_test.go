@@ -295,6 +295,33 @@ func TestExceptionAdmitsUntilItExpires(t *testing.T) {
 	}
 	t.Logf("admitted with: %s", got)
 
+	// What the Deployment makes is covered too: its ReplicaSet (as the
+	// deployment controller would create it) and that ReplicaSet's Pod.
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(d), d); err != nil {
+		t.Fatal(err)
+	}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "triage-5d8c7b9f4", Namespace: nsDeny,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: ptr.To(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}
+	var rsErr error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if rsErr = create(t, k8s, rs); rsErr == nil || time.Now().After(deadline) {
+			break // the webhook reads the Deployment from its cache: allow it to catch up
+		}
+	}
+	admitted(t, rsErr)
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "triage-5d8c7b9f4-x2x9q", Namespace: nsDeny, Labels: d.Spec.Template.Labels,
+		Annotations:     d.Spec.Template.Annotations,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
+		Spec: d.Spec.Template.Spec}
+	var podErr error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if podErr = create(t, k8s, p); podErr == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	admitted(t, podErr)
+
 	// The exception expires: an UPDATE that changes the pod spec is refused.
 	clk.standBefore(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), -time.Second)
 	defer clk.reset()
