@@ -420,13 +420,15 @@ func exceptionsOf(e *Entry) []string {
 	return out
 }
 
-// ByNamespaceExcepted counts, per namespace with any, the workloads with an
-// excepted finding.
+// ByNamespaceExcepted counts, per namespace with workloads (zero included,
+// so that dashboards read 0 rather than nothing), those with an excepted
+// finding.
 func (s *Store) ByNamespaceExcepted() map[string]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[string]int{}
 	for k, e := range s.entries {
+		out[k.Namespace] += 0
 		if e.Result.Excepted > 0 {
 			out[k.Namespace]++
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/testenv"
 	"github.com/dataresidency/operator/test/faults/harness"
 )
@@ -44,7 +45,7 @@ func TestTwoReplicas(t *testing.T) {
 	defer cancel()
 
 	leader := harness.StartManager(t, env, harness.ManagerOptions{LeaderElect: true, Webhook: a,
-		Args: []string{"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(metricsPort), "--metrics-secure=true"}})
+		Args: []string{"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(metricsPort), "--metrics-secure=true", "--dnstap-bind-address=127.0.0.1:0"}})
 	if err := leader.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,9 @@ func TestTwoReplicas(t *testing.T) {
 		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "", nil
 	})
 	holder := *lease.Spec.HolderIdentity
-	follower := harness.StartManager(t, env, harness.ManagerOptions{LeaderElect: true, Webhook: b})
+	// Both replicas collect dnstap (as config/default runs them): the one
+	// that is not the leader listens too, or it never becomes ready.
+	follower := harness.StartManager(t, env, harness.ManagerOptions{LeaderElect: true, Webhook: b, Args: []string{"--dnstap-bind-address=127.0.0.1:0"}})
 	if err := follower.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +76,12 @@ func TestTwoReplicas(t *testing.T) {
 	harness.RegisterWebhooks(t, env, "https://127.0.0.1:"+strconv.Itoa(b.Port), b.CA)
 	expect(t, env, nsDeny, "eu-host", "")
 	expect(t, env, nsDeny, "us-mailer", "C-311/18")
+	// An accepted risk, so that its expiry is among the metrics.
+	if err := env.Client.Create(ctx, &v1alpha1.ResidencyException{ObjectMeta: metav1.ObjectMeta{Name: "faults-grant"},
+		Spec: v1alpha1.ResidencyExceptionSpec{Namespaces: []string{"elsewhere"}, Subprocessors: []v1alpha1.ObjectName{"us-mailer"},
+			ExpiresOn: "2099-12-01", ApprovedOn: "2099-01-01", ApprovedBy: "dpo", Justification: "metrics"}}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Metrics: refused without credentials, refused to a ServiceAccount
 	// without the role, served to one bound to metrics-reader.
