@@ -17,6 +17,8 @@ CONTROLLER_GEN     := $(LOCALBIN)/controller-gen
 GOLANGCI           := $(LOCALBIN)/golangci-lint-kal
 PROMTOOL           := $(LOCALBIN)/promtool
 HELM               := $(LOCALBIN)/helm
+# Defined before any rule names it: make expands prerequisites as it reads them.
+COREDNS            := $(LOCALBIN)/coredns
 ENVTEST_ASSETS     := $(LOCALBIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 
@@ -192,7 +194,6 @@ $(GOLANGCI): hack/tools/lint/go.mod
 # CoreDNS with only the plugins the observed-egress tests and the dev cluster
 # use (hack/coredns: bind, file, hosts, dnstap, log, errors, metrics), pinned in
 # hack/coredns/go.mod; its own module, so the operator's go.mod is untouched.
-COREDNS := $(LOCALBIN)/coredns
 $(COREDNS): hack/coredns/go.mod hack/coredns/main.go
 	cd hack/coredns && CGO_ENABLED=0 go build -trimpath -o $(COREDNS) .
 
