@@ -50,8 +50,6 @@ type ObservedOptions struct {
 type Observed struct {
 	Collector *observe.Collector
 	Flusher   *observe.Flusher
-	// Addr is the collector's listening address once it listens.
-	Addr chan net.Addr
 }
 
 // setupObserved wires the pipeline: Pod addresses from the cache's Pod
@@ -80,14 +78,13 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 		Resolve:   owners.workloadOfPod,
 		Client:    mgr.GetClient(),
 		Reader:    mgr.GetAPIReader(),
-		Retention: func() time.Duration { return policyNow(c).ObservedRetention },
-		Excluded:  func(ns string) bool { p := policyNow(c); return p.Excluded(ns) },
+		Policy:    func() residency.Policy { return policyNow(c) },
 		Interval:  opts.FlushInterval,
 		Refresh:   opts.Refresh,
 		Clock:     clk,
 		Log:       ctrl.Log.WithName("observed-egress"),
 	}
-	o := &Observed{Collector: col, Flusher: f, Addr: make(chan net.Addr, 1)}
+	o := &Observed{Collector: col, Flusher: f}
 	if opts.BindAddress == "" || opts.BindAddress == "0" {
 		return o, nil
 	}
@@ -154,7 +151,6 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 		if tlsConfig != nil {
 			l = tls.NewListener(l, tlsConfig)
 		}
-		o.Addr <- l.Addr()
 		listening.Store(true)
 		col.Log.Info("collecting dnstap", "address", l.Addr().String(), "tls", tlsConfig != nil)
 		return col.Serve(ctx, l)

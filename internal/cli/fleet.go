@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -120,7 +121,7 @@ func BuildFleetRegister(srcs []registerInput, at time.Time) *Register {
 	}
 	for name, in := range basesIn {
 		if len(in) < len(ok) {
-			drift = append(drift, RegisterDrift{"TransferBasis", name, "defined in " + joinNames(in) + " only"})
+			drift = append(drift, RegisterDrift{"TransferBasis", name, "defined in " + strings.Join(in, ", ") + " only"})
 		}
 	}
 	sort.Slice(drift, func(i, j int) bool {
@@ -130,7 +131,7 @@ func BuildFleetRegister(srcs []registerInput, at time.Time) *Register {
 		return drift[i].Name < drift[j].Name
 	})
 
-	reg := BuildRegister(merged, at, joinNames(ok))
+	reg := BuildRegister(merged, at, strings.Join(ok, ", "))
 	reg.Sources, reg.Drift = sources, drift
 	// Each route with the sources in which it exists, as each source's own
 	// register has it (a drifted basis may cover a route in one cluster only).
@@ -184,16 +185,5 @@ func presenceNames(ps []RegisterPresence) string {
 	for _, p := range ps {
 		names = append(names, p.Source)
 	}
-	return joinNames(names)
-}
-
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
+	return strings.Join(names, ", ")
 }

@@ -45,19 +45,24 @@ func (l *loader) handleObserved(o Origin, obj map[string]interface{}) {
 	if ns == "" {
 		ns = l.defaultNamespace
 	}
-	k := observedKey{ns, w.Kind, w.Name}
-	st := l.b.Observed[k]
+	l.b.addObserved(observedKey{ns, w.Kind, w.Name}, &oe.Status)
+}
+
+// addObserved adds what a workload resolved to what the bundle holds: two
+// exports of one workload (two clusters, two days) add up.
+func (b *Bundle) addObserved(k observedKey, src *v1alpha1.ObservedEgressStatus) {
+	st := b.Observed[k]
 	if st == nil {
 		st = &v1alpha1.ObservedEgressStatus{}
-		l.b.Observed[k] = st
+		b.Observed[k] = st
 	}
-	// Two exports of one workload (two clusters, two days) add up.
 	names := map[string]*observe.Tally{}
-	for _, h := range oe.Status.Hosts {
+	for _, h := range src.Hosts {
 		names[h.Name] = &observe.Tally{Count: h.Count, First: h.FirstSeen.Time, Last: h.LastSeen.Time}
 	}
+	dropped := st.DroppedHosts + src.DroppedHosts
 	observe.Merge(st, names, 0, time.Time{})
-	st.DroppedHosts += oe.Status.DroppedHosts
+	st.DroppedHosts = dropped
 }
 
 // isDnstapCapture reports whether r starts as a Frame Streams file does: an
@@ -83,15 +88,7 @@ func loadObserved(b *Bundle, paths []string, namespace, clusterDomain string) {
 			more := Load([]string{p}, nil, "", namespace)
 			b.Errors = append(b.Errors, more.Errors...)
 			for k, st := range more.Observed {
-				names := map[string]*observe.Tally{}
-				for _, h := range st.Hosts {
-					names[h.Name] = &observe.Tally{Count: h.Count, First: h.FirstSeen.Time, Last: h.LastSeen.Time}
-				}
-				if b.Observed[k] == nil {
-					b.Observed[k] = &v1alpha1.ObservedEgressStatus{}
-				}
-				observe.Merge(b.Observed[k], names, 0, time.Time{})
-				b.Observed[k].DroppedHosts += st.DroppedHosts
+				b.addObserved(k, st)
 			}
 			b.Files = append(b.Files, p)
 			continue

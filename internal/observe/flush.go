@@ -56,12 +56,10 @@ type Flusher struct {
 	// reads them from the API server after a conflict.
 	Client client.Client
 	Reader client.Reader
-	// Retention is the policy's retention as of now: names expired under it
-	// are removed on write.
-	Retention func() time.Duration
-	// Excluded namespaces are never evaluated: what their Pods resolve is
-	// not written.
-	Excluded func(namespace string) bool
+	// Policy is the ResidencyPolicy as of now, read once per flush: names
+	// expired under its retention are removed on write, and what Pods of
+	// its excluded namespaces resolve is not written.
+	Policy   func() residency.Policy
 	Interval time.Duration
 	Refresh  time.Duration
 	Clock    clock.PassiveClock
@@ -109,6 +107,7 @@ func (f *Flusher) Start(ctx context.Context) error {
 // (all of them when final).
 func (f *Flusher) Flush(ctx context.Context, final bool) {
 	now := f.Clock.Now()
+	pol := f.Policy()
 	if f.workloads == nil {
 		f.workloads, f.resolved = map[Workload]*waiting{}, map[*Pod]Workload{}
 	}
@@ -118,7 +117,7 @@ func (f *Flusher) Flush(ctx context.Context, final bool) {
 		f.lastGC = now
 	}
 	for pair, t := range f.Collector.Take() {
-		if f.Excluded != nil && f.Excluded(pair.Pod.Namespace) {
+		if pol.Excluded(pair.Pod.Namespace) {
 			continue
 		}
 		w, ok := f.resolved[pair.Pod]
@@ -148,7 +147,7 @@ func (f *Flusher) Flush(ctx context.Context, final bool) {
 		if !final && now.Sub(wt.lastWrite) < f.Refresh && !f.hasNew(ctx, w, wt) {
 			continue
 		}
-		if err := f.write(ctx, w, wt.names, now); err != nil {
+		if err := f.write(ctx, w, wt.names, pol.ObservedRetention, now); err != nil {
 			f.Log.Error(err, "observed egress: write", "workload", w.Kind+" "+w.Namespace+"/"+w.Name)
 			continue // kept for the next flush
 		}
@@ -186,7 +185,7 @@ func (f *Flusher) hasNew(ctx context.Context, w Workload, wt *waiting) bool {
 
 // write merges the tallies into the workload's ObservedEgress, creating it
 // (owned by the workload, so that it goes with it) if needed.
-func (f *Flusher) write(ctx context.Context, w Workload, names map[string]*Tally, now time.Time) error {
+func (f *Flusher) write(ctx context.Context, w Workload, names map[string]*Tally, retention time.Duration, now time.Time) error {
 	key := client.ObjectKey{Namespace: w.Namespace, Name: ObjectName(w.Kind, w.Name)}
 	var reader client.Reader = f.Client
 	for attempt := 0; ; attempt++ {
@@ -211,7 +210,7 @@ func (f *Flusher) write(ctx context.Context, w Workload, names map[string]*Tally
 		if oe.Spec.Workload.Kind != w.Kind || oe.Spec.Workload.Name != w.Name {
 			return fmt.Errorf("ObservedEgress %s/%s belongs to %s %s", key.Namespace, key.Name, oe.Spec.Workload.Kind, oe.Spec.Workload.Name)
 		}
-		Merge(&oe.Status, names, f.Retention(), now)
+		Merge(&oe.Status, names, retention, now)
 		err = f.Client.Status().Update(ctx, &oe)
 		if err == nil || !apierrors.IsConflict(err) || attempt >= 4 {
 			return err

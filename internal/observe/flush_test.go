@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/residency"
 )
 
 // A new name is written at the next flush; further resolutions of known
@@ -38,8 +39,7 @@ func TestFlusherAggregates(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	f := &Flusher{
 		Collector: c, Client: cl, Reader: cl, Clock: clk, Interval: time.Second, Refresh: 30 * time.Second,
-		Retention: func() time.Duration { return 7 * 24 * time.Hour },
-		Excluded:  func(ns string) bool { return ns == "kube-system" },
+		Policy: residency.DefaultPolicy, // 7 days; kube-system excluded
 		Resolve: func(_ context.Context, p *Pod) (Workload, error) {
 			return Workload{APIVersion: "apps/v1", Kind: "Deployment", Namespace: p.Namespace, Name: "checkout", UID: "uid-dep"}, nil
 		},
@@ -143,7 +143,7 @@ func TestFlusherConflict(t *testing.T) {
 	h.Set(pod("checkout-x", "uid-a", "127.244.0.7", "checkout-1"), t0.Add(-time.Hour))
 	c := NewCollector(h, "cluster.local", NewMetrics())
 	f := &Flusher{Collector: c, Client: cl, Reader: cl, Clock: clocktesting.NewFakeClock(t0), Interval: time.Second, Refresh: time.Minute,
-		Retention: func() time.Duration { return time.Hour },
+		Policy: func() residency.Policy { p := residency.DefaultPolicy(); p.ObservedRetention = time.Hour; return p },
 		Resolve: func(_ context.Context, p *Pod) (Workload, error) {
 			return Workload{APIVersion: "apps/v1", Kind: "Deployment", Namespace: p.Namespace, Name: "checkout", UID: "uid-dep"}, nil
 		},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 )
 
 // ObservedHost is a DNS name a workload's pods resolved, as the cluster DNS
@@ -76,13 +78,10 @@ func observedInto(eps []Endpoint, w *Workload, incomplete []string) ([]Endpoint,
 	}
 	if w.ObservedDropped > 0 {
 		incomplete = append(incomplete, fmt.Sprintf("observed egress: %d resolutions of names beyond the %d an ObservedEgress keeps were not recorded",
-			w.ObservedDropped, maxObservedHosts))
+			w.ObservedDropped, v1alpha1.MaxObservedHosts))
 	}
 	return eps, incomplete
 }
-
-// maxObservedHosts is v1alpha1.MaxObservedHosts (the engine names it in messages).
-const maxObservedHosts = 1000
 
 func times(n int64) string {
 	if n == 1 {

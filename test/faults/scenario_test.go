@@ -15,10 +15,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/report"
@@ -131,25 +129,6 @@ spec:
 	return b.String()
 }
 
-// create applies multi-document YAML with the admin client.
-func create(t testing.TB, env *harness.Env, docs string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for _, doc := range strings.Split(docs, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatalf("%v\n%s", err, doc)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		if err := env.Client.Create(ctx, u); err != nil {
-			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-	}
-}
-
 func deployment(ns, name string, vendors []string) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
@@ -172,7 +151,7 @@ func deployment(ns, name string, vendors []string) *appsv1.Deployment {
 func (s scenario) setup(t testing.TB, env *harness.Env) {
 	t.Helper()
 	begin := time.Now()
-	create(t, env, s.catalog())
+	env.Create(t, s.catalog())
 	ctx := context.Background()
 	for i := range s.namespaces {
 		env.CreateNamespace(t, s.namespace(i), nil)

@@ -79,7 +79,7 @@ const (
 func webhookEnv(t *testing.T) *harness.Env {
 	t.Helper()
 	env := harness.StartCluster(t, harness.Options{})
-	create(t, env, webhookCatalog)
+	env.Create(t, webhookCatalog)
 	env.CreateNamespace(t, nsDeny, map[string]string{v1alpha1.LabelEnforcement: "deny"})
 	env.CreateNamespace(t, nsAudit, map[string]string{v1alpha1.LabelEnforcement: "audit"})
 	return env
@@ -170,7 +170,7 @@ func TestWebhookUnreachable(t *testing.T) {
 		expect(t, env, ns, "us-mailer", "") // never sent to the webhook
 	}
 	// The catalog webhook fails open: the DPO can still record a change.
-	create(t, env, `apiVersion: dataresidency.io/v1alpha1
+	env.Create(t, `apiVersion: dataresidency.io/v1alpha1
 kind: TransferBasis
 metadata: {name: mailer-scc}
 spec: {mechanism: StandardContractualClauses, countries: [US], reference: "SCC 2021 module 2"}`)
@@ -284,7 +284,7 @@ func TestWebhookSilent(t *testing.T) {
 				t.Errorf("kube-system is outside the selector, yet its request took %s", took)
 			}
 			begin := time.Now()
-			create(t, env, `apiVersion: dataresidency.io/v1alpha1
+			env.Create(t, `apiVersion: dataresidency.io/v1alpha1
 kind: TransferBasis
 metadata: {name: mailer-scc}
 spec: {mechanism: StandardContractualClauses, countries: [US], reference: "SCC 2021 module 2"}`)

@@ -18,10 +18,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/cli"
@@ -78,7 +76,7 @@ spec:
 func cluster(t *testing.T, ns string, workloads map[string]string) *harness.Env {
 	t.Helper()
 	env := harness.StartCluster(t, harness.Options{})
-	apply(t, env, catalog)
+	env.Create(t, catalog)
 	env.CreateNamespace(t, ns, nil)
 	for name, sub := range workloads {
 		labels := map[string]string{"app": name}
@@ -96,19 +94,6 @@ func cluster(t *testing.T, ns string, workloads map[string]string) *harness.Env 
 		t.Fatal(err)
 	}
 	return env
-}
-
-func apply(t *testing.T, env *harness.Env, docs string) {
-	t.Helper()
-	for _, doc := range strings.Split(docs, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		if err := env.Client.Create(context.Background(), u); err != nil {
-			t.Fatalf("create %s: %v", u.GetName(), err)
-		}
-	}
 }
 
 func register(args ...string) (code int, stdout, stderr string) {

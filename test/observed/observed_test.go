@@ -27,10 +27,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/report"
@@ -118,7 +116,7 @@ func TestObservedEgress(t *testing.T) {
 	corednsLog = env.Cluster.LogFile(cluster.CoreDNS)
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	create(t, env, catalog)
+	env.Create(t, catalog)
 	env.CreateNamespace(t, ns, nil)
 
 	metricsPort := harness.FreePort(t)
@@ -395,19 +393,6 @@ func requireE2E(t *testing.T) string {
 		t.Skipf("binaries missing: %s; `make test-e2e` builds them (this test builds nothing)", strings.Join(missing, ", "))
 	}
 	return coredns
-}
-
-func create(t testing.TB, env *harness.Env, docs string) {
-	t.Helper()
-	for _, doc := range strings.Split(docs, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		if err := env.Client.Create(context.Background(), u); err != nil {
-			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-	}
 }
 
 func createDeployment(ctx context.Context, t *testing.T, env *harness.Env, name string) {
