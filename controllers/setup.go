@@ -90,6 +90,9 @@ type Options struct {
 	// OpenReports Report CRD while it does not (default 30s): until it does,
 	// the operator runs without Reports (ReportsGate).
 	ReportsCRDCheck time.Duration
+	// OperatorNamespace is the namespace the operator runs in: it never
+	// gets egress policies.
+	OperatorNamespace string
 	// Observed configures observed egress (the dnstap collector is off
 	// without a BindAddress; ObservedEgress objects are read regardless).
 	Observed ObservedOptions
@@ -112,6 +115,8 @@ type Controllers struct {
 	ReportsGate *ReportsGate
 	// Observed is the observed-egress pipeline (nil when workloads are disabled).
 	Observed *Observed
+	// Egress writes the egress policies (nil when workloads are disabled).
+	Egress *EgressReconciler
 }
 
 // Setup registers the field indexes, the metrics and every reconciler with mgr.
@@ -159,12 +164,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	//	  .Subprocessors -> toSubprocessors -> SubprocessorReconciler: status.workloadCount (store.CountSubprocessor)
 	//	  .Locations     -> toLocations     -> ProcessingLocationReconciler: status.workloadCount (store.CountLocation)
 	//	  .Counts        -> toPolicy        -> ResidencyPolicyReconciler: status.summary's workloads (store.Summary)
+	//	  .Key (.Egress) -> toEgress        -> EgressReconciler: the workload's egress policy (no batching: a legal event closes the path at once)
 	//
 	// The residency kinds' own Events (a classification or a state that
 	// changed) follow from their status, not from workloads. Without workloads
 	// nothing flows: the channels and counts stay nil and no status shows them.
 	var (
-		toReports, toSubprocessors, toLocations, toPolicy, toExceptions chan event.GenericEvent
+		toReports, toSubprocessors, toLocations, toPolicy, toExceptions, toEgress chan event.GenericEvent
 		countSubprocessor, countLocation                                func(name string) int32
 		exceptedBy                                                      func(name string) []findings.Key
 		workloadSummary                                                 func() findings.Summary
@@ -179,6 +185,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		toLocations = make(chan event.GenericEvent, 1024)
 		toPolicy = make(chan event.GenericEvent, 16)
 		toExceptions = make(chan event.GenericEvent, 1024)
+		toEgress = make(chan event.GenericEvent, 1024)
 		store.OnChange(func(ch findings.Change) {
 			if reportsOn.Load() {
 				toReports <- namespaceEvent(ch.Namespace)
@@ -191,6 +198,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 			}
 			for _, n := range ch.Exceptions {
 				toExceptions <- event.GenericEvent{Object: &v1alpha1.ResidencyException{ObjectMeta: metav1.ObjectMeta{Name: n}}}
+			}
+			if ch.Egress {
+				toEgress <- egressEvent(ch.Key)
 			}
 			if ch.Counts {
 				select { // the policy summary is recomputed whole: one pending event is enough
@@ -226,11 +236,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		owners := &Owners{Reader: mgr.GetCache()}
 		for _, k := range WorkloadKinds {
 			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers, Owners: owners,
-				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: m}
+				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: m, OperatorNamespace: opts.OperatorNamespace}
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
 		}
 		if c.Observed, err = setupObserved(ctx, mgr, c, owners, opts.Clock, opts.Observed); err != nil {
+			return nil, err
+		}
+		c.Egress = &EgressReconciler{Client: mgr.GetClient(), State: st, Store: store, Changes: toEgress, Workers: workers,
+			Recorder: mgr.GetEventRecorder("residency-egress"), OperatorNamespace: opts.OperatorNamespace}
+		if err := c.Egress.SetupWithManager(ctx, mgr); err != nil {
 			return nil, err
 		}
 		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: toReports, Workers: workers, Batch: batch}

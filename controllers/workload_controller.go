@@ -136,6 +136,8 @@ type WorkloadReconciler struct {
 	Workers int
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
+	// OperatorNamespace never gets egress policies.
+	OperatorNamespace string
 }
 
 // +kubebuilder:rbac:groups="",resources=pods;replicationcontrollers;configmaps;services;namespaces,verbs=get;list;watch
@@ -194,6 +196,9 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		Enforcement: string(pol.Enforcement(nsLabels)),
 		// Read after Evaluate: whether discovery's answers depended on the cluster.
 		ClusterFacts: state.Relied(w.Context.Cluster),
+	}
+	if req.Namespace != r.OperatorNamespace {
+		entry.Egress = snap.EgressPlan(w, res, pol.EgressMode(req.Namespace, nsLabels))
 	}
 	prev := r.Store.Set(entry, r.State.Now())
 	if res.Verdict == residency.Violation && (prev == nil || !sameViolations(prev.Result, res)) {

@@ -103,6 +103,17 @@ const (
 	EnforcementAudit Enforcement = "audit"
 )
 
+// EgressMode is the value of a Namespace's dataresidency.io/egress label.
+type EgressMode string
+
+const (
+	// EgressEnforce denies what a workload's egress policy does not allow.
+	EgressEnforce EgressMode = "enforce"
+	// EgressAudit writes the policies without denying anything; Reports list
+	// what enforce would cut.
+	EgressAudit EgressMode = "audit"
+)
+
 // RuleAction is what a policy rule makes of a finding: a violation, a warning, or nothing.
 type RuleAction string
 
@@ -148,6 +159,10 @@ const (
 	// LabelRequireDeclaration on a Namespace overrides the ResidencyPolicy's
 	// requireDeclaration (ignore, warn or deny) for its workloads.
 	LabelRequireDeclaration = "dataresidency.io/require-declaration"
+	// LabelEgress on a Namespace opts its workloads into egress policies:
+	// enforce (what is not allowed is denied) or audit (the policies are
+	// written without denying anything).
+	LabelEgress = "dataresidency.io/egress"
 	// LabelRegion is the well-known node label matched against providerRegion.
 	LabelRegion = "topology.kubernetes.io/region"
 )

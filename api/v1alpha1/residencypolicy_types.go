@@ -64,6 +64,12 @@ type ResidencyPolicySpec struct {
 	// exceptions bounds the ResidencyExceptions that may be granted.
 	// +optional
 	Exceptions *ExceptionsPolicy `json:"exceptions,omitempty"`
+	// egressPolicy configures the network policies the operator writes for
+	// the workloads of namespaces labelled dataresidency.io/egress (enforce
+	// or audit): each may reach its compliant Subprocessors' egress claims,
+	// the cluster DNS, the cluster itself and alwaysAllow, nothing else.
+	// +optional
+	EgressPolicy *EgressPolicy `json:"egressPolicy,omitempty"`
 	// excludedNamespaces are never evaluated nor blocked.
 	// +optional
 	// +listType=set
@@ -103,6 +109,52 @@ type ExceptionsPolicy struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=64
 	NeverExcept []string `json:"neverExcept,omitempty"`
+}
+
+// EgressPolicy configures the egress policies written per workload.
+type EgressPolicy struct {
+	// backend is the kind of policy written: NetworkPolicy (the default:
+	// CIDR claims only, any CNI that enforces NetworkPolicy), Cilium
+	// (CiliumNetworkPolicy: host names through toFQDNs) or
+	// ClusterNetworkPolicy (sigs.k8s.io/network-policy-api v1beta1:
+	// host names through domainNames, experimental upstream).
+	// +optional
+	// +kubebuilder:default=NetworkPolicy
+	Backend EgressBackend `json:"backend,omitempty"`
+	// alwaysAllow are endpoints every workload under egress enforcement may
+	// reach whatever its flows: image registries, telemetry, the API
+	// server's address when the CNI does not count it as in-cluster.
+	// +optional
+	AlwaysAllow *Egress `json:"alwaysAllow,omitempty"`
+	// clusterDNS selects the cluster DNS Pods the policies let workloads
+	// query (in kube-system, k8s-app=kube-dns by default).
+	// +optional
+	ClusterDNS *ClusterDNS `json:"clusterDNS,omitempty"`
+}
+
+// EgressBackend is the kind of network policy the operator writes.
+// +kubebuilder:validation:Enum=NetworkPolicy;Cilium;ClusterNetworkPolicy
+type EgressBackend string
+
+const (
+	// EgressBackendNetworkPolicy writes networking.k8s.io/v1 NetworkPolicies.
+	EgressBackendNetworkPolicy EgressBackend = "NetworkPolicy"
+	// EgressBackendCilium writes cilium.io/v2 CiliumNetworkPolicies.
+	EgressBackendCilium EgressBackend = "Cilium"
+	// EgressBackendClusterNetworkPolicy writes policy.networking.k8s.io/v1beta1 ClusterNetworkPolicies.
+	EgressBackendClusterNetworkPolicy EgressBackend = "ClusterNetworkPolicy"
+)
+
+// ClusterDNS selects the cluster DNS Pods.
+type ClusterDNS struct {
+	// namespace of the cluster DNS Pods: kube-system by default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+	// podLabels the cluster DNS Pods carry: k8s-app=kube-dns by default.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=8
+	PodLabels map[string]string `json:"podLabels,omitempty"`
 }
 
 // ObservedEgressPolicy configures observed egress.

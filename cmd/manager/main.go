@@ -104,7 +104,7 @@ func main() {
 			observed.TLSCertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
 		}
 	}
-	ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{Workers: workers, Observed: observed})
+	ctrls, err := controllers.Setup(ctx, mgr, controllers.Options{Workers: workers, Observed: observed, OperatorNamespace: namespace})
 	if err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)

@@ -48,6 +48,9 @@ type Entry struct {
 	// of the cluster (a Namespace exists, an Ingress serves the host): a
 	// change of those facts can move the workload.
 	ClusterFacts bool
+	// Egress is its egress plan when its namespace is labelled
+	// dataresidency.io/egress (nil otherwise).
+	Egress *residency.EgressPlan
 }
 
 // Change tells listeners what a Set or Delete touched.
@@ -59,6 +62,9 @@ type Change struct {
 	Exceptions []string
 	// Counts is true when the summary or per-object counts may have moved.
 	Counts bool
+	// Key is the workload; Egress is true when it has or had an egress plan.
+	Key    Key
+	Egress bool
 }
 
 // Store is safe for concurrent use.
@@ -112,7 +118,7 @@ func (s *Store) Set(e Entry, now time.Time) (prev *Entry) {
 	e.Evaluations = 1
 	if old != nil {
 		e.Evaluations = old.Evaluations + 1
-		if sameResult(&old.Result, &e.Result) && old.UID == e.UID && old.Enforcement == e.Enforcement {
+		if sameResult(&old.Result, &e.Result) && old.UID == e.UID && old.Enforcement == e.Enforcement && old.Egress.Equal(e.Egress) {
 			e.Since = old.Since
 		}
 		s.unindex(old)
@@ -125,7 +131,7 @@ func (s *Store) Set(e Entry, now time.Time) (prev *Entry) {
 	if old != nil && old.Since.Equal(ne.Since) && slices.Equal(old.Locations, ne.Locations) && sameSources(&old.Result, &ne.Result) {
 		return old // nothing a listener can see changed
 	}
-	c := Change{Namespace: e.Key.Namespace, Counts: true}
+	c := Change{Namespace: e.Key.Namespace, Counts: true, Key: e.Key, Egress: ne.Egress != nil || (old != nil && old.Egress != nil)}
 	c.Subprocessors = union(subsOf(old), ne.Result.Subprocessors)
 	c.Locations = union(locsOf(old), ne.Locations)
 	c.Exceptions = union(exceptionsOf(old), exceptionsOf(&ne))
@@ -144,7 +150,8 @@ func (s *Store) Delete(k Key) {
 	delete(s.entries, k)
 	s.unindex(old)
 	s.mu.Unlock()
-	s.notify(Change{Namespace: k.Namespace, Subprocessors: old.Result.Subprocessors, Locations: old.Locations, Exceptions: exceptionsOf(old), Counts: true})
+	s.notify(Change{Namespace: k.Namespace, Subprocessors: old.Result.Subprocessors, Locations: old.Locations, Exceptions: exceptionsOf(old), Counts: true,
+		Key: k, Egress: old.Egress != nil})
 }
 
 // Get returns a copy of the entry for k.

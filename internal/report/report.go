@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/egress"
 	"github.com/dataresidency/operator/internal/findings"
 	"github.com/dataresidency/operator/internal/residency"
 )
@@ -153,6 +156,63 @@ func resultsOf(e *findings.Entry) []openreports.ReportResult {
 			Description: truncate(description, limit),
 			Properties:  props,
 		})
+	}
+	return append(out, egressResults(e, subject)...)
+}
+
+// Rules of the egress results.
+const (
+	// RuleEgressDenied is a flow the workload's egress policy leaves out
+	// under enforce; RuleEgressWouldBeDenied the same under audit.
+	RuleEgressDenied        = "EgressDenied"
+	RuleEgressWouldBeDenied = "EgressWouldBeDenied"
+)
+
+// egressResults state, for a workload under an egress policy, every flow the
+// policy leaves out and everything its backend cannot express.
+func egressResults(e *findings.Entry, subject corev1.ObjectReference) []openreports.ReportResult {
+	plan := e.Egress
+	if plan == nil {
+		return nil
+	}
+	result := func(rule, description string, props map[string]string) openreports.ReportResult {
+		props["egressMode"], props["egressBackend"] = string(plan.Mode), string(plan.Settings.Backend)
+		return openreports.ReportResult{
+			Source: Source, Policy: Policy, Rule: rule, Severity: "medium", Result: "warn", Scored: true,
+			Timestamp: metav1.Timestamp{Seconds: e.Since.Unix()}, Subjects: []corev1.ObjectReference{subject},
+			Description: truncate(description, maxMessage), Properties: props,
+		}
+	}
+	rule, verb := RuleEgressDenied, "denies"
+	if plan.Mode == v1alpha1.EgressAudit {
+		rule, verb = RuleEgressWouldBeDenied, "would deny"
+	}
+	var out []openreports.ReportResult
+	for _, c := range plan.Cut {
+		what := c.Endpoint
+		props := map[string]string{"reason": string(c.Reason)}
+		if c.Subprocessor != "" {
+			what = c.Subprocessor
+			props["subprocessor"] = c.Subprocessor
+		} else {
+			props["endpoint"] = c.Endpoint
+		}
+		if c.Source != "" {
+			props["source"] = c.Source
+		}
+		targets := append(append([]string(nil), c.Hosts...), c.CIDRs...)
+		if len(targets) > 0 {
+			props["hosts"] = truncate(strings.Join(targets, ", "), maxBasesProperty)
+		}
+		out = append(out, result(rule, fmt.Sprintf("the egress policy %s traffic to %s (%s): %s", verb, what, c.Reason, c.Message), props))
+	}
+	owner := egress.Owner{Kind: e.Key.Kind, Namespace: e.Key.Namespace, Name: e.Key.Name}
+	for _, n := range egress.Notes(owner, plan) {
+		props := map[string]string{}
+		if len(n.Hosts) > 0 {
+			props["hosts"] = truncate(strings.Join(n.Hosts, ", "), maxBasesProperty)
+		}
+		out = append(out, result(n.Reason, n.Message, props))
 	}
 	return out
 }

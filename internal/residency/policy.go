@@ -85,6 +85,9 @@ type Policy struct {
 	// approval; NeverExcept are reason codes none may cover.
 	ExceptionMaxDays int
 	NeverExcept      []string
+	// Egress configures the egress policies of namespaces labelled
+	// dataresidency.io/egress.
+	Egress EgressSettings
 }
 
 // DefaultObservedRetention is spec.observedEgress.retention's default.
@@ -107,6 +110,7 @@ func DefaultPolicy() Policy {
 		ExcludedNamespaces:          append([]string(nil), DefaultExcludedNamespaces...),
 		ObservedRetention:           DefaultObservedRetention,
 		ExceptionMaxDays:            DefaultExceptionMaxDays,
+		Egress:                      DefaultEgressSettings(),
 	}
 }
 
@@ -205,6 +209,7 @@ func PolicyFrom(spec *v1alpha1.ResidencyPolicySpec) (Policy, []error) {
 		}
 		p.NeverExcept = append([]string(nil), ex.NeverExcept...)
 	}
+	p.Egress = egressSettingsFrom(spec.EgressPolicy, fail)
 	if spec.ExcludedNamespaces != nil {
 		p.ExcludedNamespaces = append([]string{}, spec.ExcludedNamespaces...)
 	}
@@ -340,7 +345,7 @@ func RequireDeclarationLabelError(namespaceLabels map[string]string) error {
 // reports as notices.
 func NamespaceLabelErrors(namespaceLabels map[string]string) []*LabelError {
 	var out []*LabelError
-	for _, e := range [...]*LabelError{enforcementLabelError(namespaceLabels), requireDeclarationLabelError(namespaceLabels)} {
+	for _, e := range [...]*LabelError{enforcementLabelError(namespaceLabels), requireDeclarationLabelError(namespaceLabels), egressLabel.err(namespaceLabels)} {
 		if e != nil {
 			out = append(out, e)
 		}

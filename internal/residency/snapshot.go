@@ -106,6 +106,8 @@ type subFacts struct {
 	onward        []string
 	notice        *v1alpha1.Notice
 	objection     *v1alpha1.Objection
+	// hosts and cidrs are its egress claims, what egress policies allow.
+	hosts, cidrs []string
 }
 
 // compiledRoute is one transfer route of a subprocessor with the findings it
@@ -207,6 +209,9 @@ func Compile(cat *Catalog, in Inputs, at time.Time) *Snapshot {
 			locations:     namesOf(sp.Spec.ProcessingLocations),
 			bases:         namesOf(sp.Spec.TransferBases),
 			onward:        namesOf(sp.Spec.Subprocessors),
+		}
+		if eg := sp.Spec.Egress; eg != nil {
+			f.hosts, f.cidrs = slices.Clone(eg.Hosts), slices.Clone(eg.CIDRs)
 		}
 		for _, c := range sp.Spec.DataCategories {
 			f.approved = append(f.approved, string(c))

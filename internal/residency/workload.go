@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"encoding/json"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,10 @@ type Workload struct {
 	Owners []Owner
 	// TemplateAnnotations are the pod template's (nil for a Pod).
 	TemplateAnnotations map[string]string
+	// PodSelector selects its pods: the object's selector, or its pod
+	// template's labels (a Pod's own) where it has none (a CronJob). Egress
+	// policies apply to these pods; nil: none can be selected.
+	PodSelector *metav1.LabelSelector
 	// PodSpec is nil if the object has none.
 	PodSpec *PodSpec
 	// Context holds what discovery reads beyond the pod spec: the ConfigMaps it
@@ -138,6 +143,8 @@ type (
 	templatedJSON struct {
 		Metadata metaJSON `json:"metadata"`
 		Spec     struct {
+			// Selector is a LabelSelector, or a ReplicationController's map.
+			Selector json.RawMessage `json:"selector"`
 			Template podTemplateJSON `json:"template"`
 		} `json:"spec"`
 	}
@@ -154,6 +161,7 @@ type (
 	podTemplateJSON struct {
 		Metadata struct {
 			Annotations map[string]string `json:"annotations"`
+			Labels      map[string]string `json:"labels"`
 		} `json:"metadata"`
 		Spec PodSpec `json:"spec"`
 	}
@@ -180,10 +188,11 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 		return DecodedWorkload{}, fmt.Errorf("%s %s is not a workload kind", apiVersion, kind)
 	}
 	var (
-		m    *metaJSON
-		spec *PodSpec
-		tmpl *podTemplateJSON
-		err  error
+		m        *metaJSON
+		spec     *PodSpec
+		tmpl     *podTemplateJSON
+		selector *metav1.LabelSelector
+		err      error
 	)
 	switch kind {
 	case "Pod":
@@ -195,6 +204,15 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 	default:
 		var o templatedJSON
 		err, m, tmpl = utiljson.Unmarshal(raw, &o), &o.Metadata, &o.Spec.Template
+		if err == nil && len(o.Spec.Selector) > 0 && string(o.Spec.Selector) != "null" {
+			if kind == "ReplicationController" {
+				var sel map[string]string
+				err, selector = utiljson.Unmarshal(o.Spec.Selector, &sel), labelsSelector(sel)
+			} else {
+				selector = &metav1.LabelSelector{}
+				err = utiljson.Unmarshal(o.Spec.Selector, selector)
+			}
+		}
 	}
 	if err != nil {
 		return DecodedWorkload{}, err
@@ -206,9 +224,11 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 		Context:     PodContext{Namespace: m.Namespace},
 		PodSpec:     spec,
 	}
+	w.PodSelector = labelsSelector(m.Labels)
 	if tmpl != nil {
 		w.TemplateAnnotations = residencyAnnotations(tmpl.Metadata.Annotations)
 		w.PodSpec = &tmpl.Spec
+		w.PodSelector = orLabels(selector, tmpl.Metadata.Labels)
 	}
 	d := DecodedWorkload{Workload: w, GenerateName: m.GenerateName, Deleting: m.DeletionTimestamp != nil}
 	for i := range m.OwnerReferences {
@@ -236,12 +256,51 @@ func WorkloadOf(obj runtime.Object) (*Workload, bool) {
 		Labels:      meta.Labels,
 		Context:     PodContext{Namespace: meta.Namespace},
 	}
+	w.PodSelector = labelsSelector(meta.Labels)
 	if template != nil {
 		w.TemplateAnnotations = residencyAnnotations(template.Annotations)
 		spec = &template.Spec
+		w.PodSelector = orLabels(selectorOf(obj), template.Labels)
 	}
 	w.PodSpec = PodSpecOf(spec)
 	return w, true
+}
+
+// selectorOf is the pod selector a typed workload object states, if any.
+func selectorOf(obj runtime.Object) *metav1.LabelSelector {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Spec.Selector
+	case *appsv1.StatefulSet:
+		return o.Spec.Selector
+	case *appsv1.DaemonSet:
+		return o.Spec.Selector
+	case *appsv1.ReplicaSet:
+		return o.Spec.Selector
+	case *batchv1.Job:
+		return o.Spec.Selector
+	case *corev1.ReplicationController:
+		return labelsSelector(o.Spec.Selector)
+	}
+	return nil
+}
+
+// orLabels is sel, or a selector of the pod template's labels when the
+// object states none (a CronJob; a Job or ReplicationController before the
+// API server defaulted its selector).
+func orLabels(sel *metav1.LabelSelector, template map[string]string) *metav1.LabelSelector {
+	if sel != nil {
+		return sel
+	}
+	return labelsSelector(template)
+}
+
+// labelsSelector selects exactly the given labels (nil for none).
+func labelsSelector(m map[string]string) *metav1.LabelSelector {
+	if len(m) == 0 {
+		return nil
+	}
+	return &metav1.LabelSelector{MatchLabels: m}
 }
 
 // workloadParts returns the metadata, pod template (nil for a Pod) and pod
@@ -451,6 +510,11 @@ func Strip(obj runtime.Object) bool {
 	w, _ := WorkloadOf(obj)
 	kept := w.PodSpec.Core()
 	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: w.TemplateAnnotations}, Spec: kept}
+	// The template's labels select the pods only where the object states no selector.
+	sel := selectorOf(obj)
+	if sel == nil && tmpl != nil {
+		template.Labels = tmpl.Labels
+	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		// Observed egress attributes DNS queries to Pods by address: a Pod
@@ -458,17 +522,17 @@ func Strip(obj runtime.Object) bool {
 		kept.HostNetwork = o.Spec.HostNetwork
 		o.Spec, o.Status = kept, corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs}
 	case *appsv1.Deployment:
-		o.Spec, o.Status = appsv1.DeploymentSpec{Template: template}, appsv1.DeploymentStatus{}
+		o.Spec, o.Status = appsv1.DeploymentSpec{Selector: sel, Template: template}, appsv1.DeploymentStatus{}
 	case *appsv1.StatefulSet:
-		o.Spec, o.Status = appsv1.StatefulSetSpec{Template: template}, appsv1.StatefulSetStatus{}
+		o.Spec, o.Status = appsv1.StatefulSetSpec{Selector: sel, Template: template}, appsv1.StatefulSetStatus{}
 	case *appsv1.DaemonSet:
-		o.Spec, o.Status = appsv1.DaemonSetSpec{Template: template}, appsv1.DaemonSetStatus{}
+		o.Spec, o.Status = appsv1.DaemonSetSpec{Selector: sel, Template: template}, appsv1.DaemonSetStatus{}
 	case *appsv1.ReplicaSet:
-		o.Spec, o.Status = appsv1.ReplicaSetSpec{Template: template}, appsv1.ReplicaSetStatus{}
+		o.Spec, o.Status = appsv1.ReplicaSetSpec{Selector: sel, Template: template}, appsv1.ReplicaSetStatus{}
 	case *corev1.ReplicationController:
-		o.Spec, o.Status = corev1.ReplicationControllerSpec{Template: &template}, corev1.ReplicationControllerStatus{}
+		o.Spec, o.Status = corev1.ReplicationControllerSpec{Selector: o.Spec.Selector, Template: &template}, corev1.ReplicationControllerStatus{}
 	case *batchv1.Job:
-		o.Spec, o.Status = batchv1.JobSpec{Template: template}, batchv1.JobStatus{}
+		o.Spec, o.Status = batchv1.JobSpec{Selector: sel, Template: template}, batchv1.JobStatus{}
 	case *batchv1.CronJob:
 		o.Spec = batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template}}}
 		o.Status = batchv1.CronJobStatus{}

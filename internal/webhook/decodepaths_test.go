@@ -465,6 +465,9 @@ func compareDecodes(t *testing.T, wd *world, o corpusObject, typed runtime.Objec
 		if a, b := residency.PlacementRegions(tw.PodSpec), residency.PlacementRegions(w.PodSpec); !reflect.DeepEqual(a, b) {
 			t.Errorf("regions: typed %q, other %q", a, b)
 		}
+		if !reflect.DeepEqual(tw.PodSelector, w.PodSelector) {
+			t.Errorf("pod selector: typed %v, other %v", tw.PodSelector, w.PodSelector)
+		}
 	}
 	ns := tw.Ref.Namespace
 	if ns == "" {
