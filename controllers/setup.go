@@ -171,9 +171,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 	// nothing flows: the channels and counts stay nil and no status shows them.
 	var (
 		toReports, toSubprocessors, toLocations, toPolicy, toExceptions, toEgress chan event.GenericEvent
-		countSubprocessor, countLocation                                func(name string) int32
-		exceptedBy                                                      func(name string) []findings.Key
-		workloadSummary                                                 func() findings.Summary
+		countSubprocessor, countLocation                                          func(name string) int32
+		exceptedBy                                                                func(name string) []findings.Key
+		workloadSummary                                                           func() findings.Summary
 		// reportsOn is set once the Report controller runs: before, nothing
 		// reads toReports and the Reports of every namespace are written when
 		// it starts (ReportsGate).
