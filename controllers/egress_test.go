@@ -1,9 +1,11 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/cli"
 	"github.com/dataresidency/operator/internal/egress"
 	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/testenv"
@@ -344,6 +347,49 @@ func seedEgress(t *testing.T, dir string) {
 		t.Fatal("no workload with host claims to note")
 	}
 
+	// residencyctl egress writes, offline, what the operator applied.
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"egressPolicy": map[string]any{"backend": "Cilium", "alwaysAllow": nil}}})
+	if err := k8s.Patch(context.Background(), &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}}, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"residencyctl", "egress", "-f", dir, "--at", want.At, "--backend", "Cilium"}
+	if code := cli.Main(args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("%v: exit %d\n%s", args, code, stderr.String())
+	}
+	offline := map[string]any{}
+	docs := strings.Split(stdout.String(), "---\n")
+	for _, d := range docs[1:] {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal([]byte(d), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		offline[u.GetAnnotations()[egress.AnnotationWorkload]] = specToCompare(&u)
+	}
+	waitUntil(t, 30*time.Second, "the operator's policies equal residencyctl egress's", func() (bool, string) {
+		inCluster := map[string]any{}
+		for w, p := range policiesOf(t, egress.CiliumNetworkPolicyGVK) {
+			if namespaces[strings.Split(w, "/")[1]] {
+				inCluster[w] = specToCompare(p)
+			}
+		}
+		a, _ := json.Marshal(inCluster)
+		b, _ := json.Marshal(offline)
+		if bytes.Equal(a, b) {
+			return true, ""
+		}
+		var diff []string
+		for w, spec := range inCluster {
+			x, _ := json.Marshal(spec)
+			y, _ := json.Marshal(offline[w])
+			if !bytes.Equal(x, y) {
+				diff = append(diff, fmt.Sprintf("%s:\n in cluster %s\n offline    %s", w, x, y))
+			}
+		}
+		return false, fmt.Sprintf("%d in cluster, %d offline; %s", len(inCluster), len(offline), strings.Join(diff, "\n"))
+	})
+	t.Logf("residencyctl egress wrote the same %d policies", len(offline))
+
 	for ns := range namespaces {
 		labelNamespace(t, ns, "")
 	}
@@ -357,6 +403,18 @@ func seedEgress(t *testing.T, dir string) {
 		}
 		return true, ""
 	})
+}
+
+// specToCompare is a policy's spec; a Job's endpointSelector is left out:
+// the API server gives a Job a selector of its own UID, which the offline
+// manifest cannot have (its pod template's labels select its pods there).
+func specToCompare(u *unstructured.Unstructured) any {
+	spec, _ := u.Object["spec"].(map[string]any)
+	if strings.HasPrefix(u.GetAnnotations()[egress.AnnotationWorkload], "Job/") {
+		spec = maps.Clone(spec)
+		delete(spec, "endpointSelector")
+	}
+	return spec
 }
 
 // drillPolicy is the Cilium policy of the drill workload.

@@ -137,7 +137,7 @@ charts and kustomizations, or as of a future date.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
-	root.AddCommand(newScanCommand(stdin, stdout, stderr), newRegisterCommand(stdin, stdout, stderr),
+	root.AddCommand(newScanCommand(stdin, stdout, stderr), newRegisterCommand(stdin, stdout, stderr), newEgressCommand(stdin, stdout, stderr),
 		newCatalogCommand(stdout), newVersionCommand(prog, stdout))
 	return root
 }

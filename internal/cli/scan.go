@@ -89,6 +89,8 @@ type WorkloadResult struct {
 	Origin      Origin
 	Enforcement v1alpha1.Enforcement
 	Result      residency.Result
+	// Workload is what the engine read of it.
+	Workload *residency.Workload
 	// Results are its lines in the report.
 	Results []ScanResult
 }
@@ -164,7 +166,7 @@ func evaluateWorkload(snap *residency.Snapshot, b *Bundle, w Workload) (wr Workl
 	res := snap.Evaluate(wl)
 	ref := Resource{APIVersion: res.Resource.APIVersion, Kind: res.Resource.Kind, Namespace: res.Resource.Namespace, Name: res.Resource.Name}
 	enforcement := snap.Policy().Enforcement(b.Namespaces[w.Namespace])
-	wr = WorkloadResult{Resource: ref, Origin: w.Origin, Enforcement: enforcement, Result: res}
+	wr = WorkloadResult{Resource: ref, Origin: w.Origin, Enforcement: enforcement, Result: res, Workload: wl}
 	subs := res.Subprocessors
 	if subs == nil {
 		subs = []string{}

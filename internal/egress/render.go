@@ -120,7 +120,10 @@ func Render(owner Owner, plan *residency.EgressPlan) ([]*unstructured.Unstructur
 		// Removed with the workload by the garbage collector. A cluster-scoped
 		// ClusterNetworkPolicy cannot be owned by a namespaced object: the
 		// operator deletes it (AnnotationWorkload names the workload).
-		u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: owner.UID}})
+		// Offline (residencyctl egress) the UID is unknown and there is none.
+		if owner.UID != "" {
+			u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: owner.UID}})
+		}
 	}
 	u.SetLabels(map[string]string{LabelManagedBy: ManagedBy, LabelMode: string(plan.Mode)})
 	ann := map[string]string{AnnotationWorkload: owner.Key()}

@@ -66,8 +66,10 @@ func (p Policy) EgressMode(namespace string, namespaceLabels map[string]string) 
 	if p.Excluded(namespace) {
 		return ""
 	}
-	v, _ := egressLabel.value(namespaceLabels)
-	return v1alpha1.EgressMode(v)
+	if v, ok := egressLabel.value(namespaceLabels); ok {
+		return v1alpha1.EgressMode(v)
+	}
+	return ""
 }
 
 // EgressPlan is what a workload's egress policy allows, and what it leaves
