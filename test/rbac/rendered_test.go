@@ -168,6 +168,11 @@ func TestInstalledRBAC(t *testing.T) {
 				switch {
 				case group == "openreports.io" && resource == "reports",
 					group == "dataresidency.io" && resource == "observedegresses", // what the cluster DNS reported
+					// The egress policies of labelled namespaces (internal/egress):
+					// its own output, labelled and owned by the workloads.
+					group == "networking.k8s.io" && resource == "networkpolicies",
+					group == "cilium.io" && resource == "ciliumnetworkpolicies",
+					group == "policy.networking.k8s.io" && resource == "clusternetworkpolicies",
 					group == "events.k8s.io" && resource == "events",
 					group == "" && resource == "events",
 					group == "dataresidency.io" && strings.HasSuffix(resource, "/status"),
