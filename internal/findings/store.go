@@ -443,6 +443,30 @@ func (s *Store) ByNamespaceExcepted() map[string]int {
 	return out
 }
 
+// EgressCount counts the workloads under an egress policy of one namespace,
+// mode and backend, and the flows their policies leave out.
+type EgressCount struct {
+	Workloads, Cut int
+}
+
+// ByNamespaceEgress counts the workloads under egress policies by
+// namespace, mode and backend.
+func (s *Store) ByNamespaceEgress() map[[3]string]EgressCount {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[[3]string]EgressCount{}
+	for k, e := range s.entries {
+		if p := e.Egress; p != nil {
+			key := [3]string{k.Namespace, string(p.Mode), string(p.Settings.Backend)}
+			c := out[key]
+			c.Workloads++
+			c.Cut += len(p.Cut)
+			out[key] = c
+		}
+	}
+	return out
+}
+
 // ExceptedBy lists, sorted, the workloads with a finding the exception
 // accepts.
 func (s *Store) ExceptedBy(name string) []Key {

@@ -24,6 +24,8 @@ type Metrics struct {
 	bases       *prometheus.Desc
 	excepted    *prometheus.Desc
 	exceptions  *prometheus.Desc
+	egress      *prometheus.Desc
+	egressCut   *prometheus.Desc
 }
 
 // NewMetrics creates the metrics; register them with Register.
@@ -57,6 +59,12 @@ func NewMetrics(store *findings.Store, snapshot func() *residency.Snapshot) *Met
 		exceptions: prometheus.NewDesc("dataresidency_exception_expires_seconds",
 			"When each ResidencyException stops applying (Unix seconds: expiresOn, or the policy's maxDays cap), by state as of the snapshot (Active, Expired, NotYetApproved), for alerts on expiry.",
 			[]string{"exception", "state"}, nil),
+		egress: prometheus.NewDesc("dataresidency_egress_policy_workloads",
+			"Workloads under an egress policy (namespace label dataresidency.io/egress), by namespace, mode (enforce, audit) and backend.",
+			[]string{"namespace", "mode", "backend"}, nil),
+		egressCut: prometheus.NewDesc("dataresidency_egress_cut_flows",
+			"Flows the egress policies leave out (denied under enforce, would be under audit), by namespace, mode and backend.",
+			[]string{"namespace", "mode", "backend"}, nil),
 	}
 }
 
@@ -98,6 +106,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.bases
 	ch <- m.excepted
 	ch <- m.exceptions
+	ch <- m.egress
+	ch <- m.egressCut
 }
 
 // Collect implements prometheus.Collector.
@@ -113,6 +123,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for ns, n := range m.store.ByNamespaceExcepted() {
 		ch <- prometheus.MustNewConstMetric(m.excepted, prometheus.GaugeValue, float64(n), ns)
+	}
+	for k, c := range m.store.ByNamespaceEgress() {
+		ch <- prometheus.MustNewConstMetric(m.egress, prometheus.GaugeValue, float64(c.Workloads), k[0], k[1], k[2])
+		ch <- prometheus.MustNewConstMetric(m.egressCut, prometheus.GaugeValue, float64(c.Cut), k[0], k[1], k[2])
 	}
 	snap := m.snapshot()
 	if snap == nil {
