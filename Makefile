@@ -19,6 +19,9 @@ PROMTOOL           := $(LOCALBIN)/promtool
 HELM               := $(LOCALBIN)/helm
 # Defined before any rule names it: make expands prerequisites as it reads them.
 COREDNS            := $(LOCALBIN)/coredns
+# kube-network-policies with its nftables queue expression as an xtables
+# NFQUEUE target (hack/kube-network-policies): the dataplane of test-dataplane.
+KNP                := $(LOCALBIN)/kube-network-policies-xt
 ENVTEST_ASSETS     := $(LOCALBIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 
@@ -130,6 +133,14 @@ chart: ## Regenerate dist/chart/templates from `kubectl kustomize` of config/def
 test-e2e: $(COREDNS) ## Build the local cluster's binaries and CoreDNS (once) and run the tests that need a whole cluster (Deployments -> Pods on kwok nodes; observed egress through CoreDNS's dnstap).
 	K8S_VERSION=$(K8S_VERSION) hack/controlplane/build.sh cluster
 	E2E_REQUIRED=1 go test ./test/cluster/... ./test/observed/... -count=1 -run 'E2E|ControlPlane|ObservedEgress'
+
+$(KNP): hack/kube-network-policies/build.sh hack/kube-network-policies/xt-nfqueue.patch
+	hack/kube-network-policies/build.sh $@
+
+.PHONY: test-dataplane
+test-dataplane: envtest $(KNP) ## As root: an egress NetworkPolicy the operator writes, enforced by kube-network-policies for a pod in a network namespace (and the DPF drill on the wire); runs in namespaces of its own.
+	go test -c -o $(LOCALBIN)/dataplane.test ./test/dataplane
+	$(if $(filter 0,$(shell id -u)),,sudo) unshare --net --mount --propagation private env DATAPLANE_KNP=$(KNP) $(LOCALBIN)/dataplane.test -test.v -test.count=1 -test.timeout 10m
 
 # The supported range is the three newest minor releases: `make test` runs
 # everything on the newest (K8S_VERSION); this runs the CRD, RBAC, webhook,
