@@ -244,7 +244,8 @@ func seedEgress(t *testing.T, dir string) {
 			namespaces[o.GetNamespace()] = true
 		}
 		o := o
-		t.Cleanup(func() { _ = k8s.Delete(context.Background(), o) })
+		// Background: a Job's default (orphan) waits for a garbage collector envtest lacks.
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), o, client.PropagationPolicy(metav1.DeletePropagationBackground)) })
 	}
 	cl := claimsOf(t, objs)
 	for ns := range namespaces {
@@ -417,6 +418,28 @@ func specToCompare(u *unstructured.Unstructured) any {
 	return spec
 }
 
+// ciliumPolicy makes the default ResidencyPolicy choose the Cilium backend
+// for the test: created (and deleted after), or patched (and restored after).
+func ciliumPolicy(t *testing.T) *v1alpha1.ResidencyPolicy {
+	t.Helper()
+	pol := &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName},
+		Spec: v1alpha1.ResidencyPolicySpec{EgressPolicy: &v1alpha1.EgressPolicy{Backend: v1alpha1.EgressBackendCilium}}}
+	err := k8s.Create(context.Background(), pol)
+	switch {
+	case err == nil:
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), pol) })
+	case apierrors.IsAlreadyExists(err):
+		setEgressPolicy(t, pol.Spec.EgressPolicy)
+		t.Cleanup(func() {
+			patch := []byte(`{"spec":{"egressPolicy":null,"mechanismOverrides":null}}`)
+			_ = k8s.Patch(context.Background(), pol, client.RawPatch(types.MergePatchType, patch))
+		})
+	default:
+		t.Fatal(err)
+	}
+	return pol
+}
+
 // drillPolicy is the Cilium policy of the drill workload.
 func drillPolicy(t *testing.T) *unstructured.Unstructured {
 	return policiesOf(t, egress.CiliumNetworkPolicyGVK)["Deployment/egress-drill/checkout"]
@@ -444,13 +467,7 @@ func TestEgressDPFDrill(t *testing.T) {
 	ns := namespace("egress-drill", "audit")
 	ns.Labels[v1alpha1.LabelEgress] = string(v1alpha1.EgressEnforce)
 	create(t, usLoc, euLoc, dpf, scc, dpfOnly, withSCC, eu, ns)
-	pol := &v1alpha1.ResidencyPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName},
-		Spec: v1alpha1.ResidencyPolicySpec{EgressPolicy: &v1alpha1.EgressPolicy{Backend: v1alpha1.EgressBackendCilium}}}
-	if err := k8s.Create(ctx, pol); apierrors.IsAlreadyExists(err) {
-		setEgressPolicy(t, pol.Spec.EgressPolicy)
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	pol := ciliumPolicy(t)
 	dep := deployment("egress-drill", "checkout", uses("drill-dpf-only,drill-with-scc,drill-eu", "user.contact.email"))
 	create(t, dep)
 	// Outside the labelled namespace nothing is written.
@@ -545,5 +562,43 @@ func TestEgressDPFDrill(t *testing.T) {
 	waitHosts("restored after deletion", all)
 	if refs := drillPolicy(t).GetOwnerReferences(); len(refs) != 1 || refs[0].Name != "checkout" {
 		t.Fatalf("owner references %v", refs)
+	}
+}
+
+// TestEgressFollowsAnExceptionToItsExpiry: a violation a ResidencyException
+// accepts is allowed on the network until the exception expires, then cut,
+// without anything but the clock moving.
+func TestEgressFollowsAnExceptionToItsExpiry(t *testing.T) {
+	installEgressCRDs(t)
+	expires := time.Date(2031, 3, 1, 0, 0, 0, 0, time.UTC)
+	clk.standBefore(expires, 8*time.Second)
+	t.Cleanup(clk.reset)
+	ns := namespace("egress-exc", "audit")
+	ns.Labels[v1alpha1.LabelEgress] = string(v1alpha1.EgressEnforce)
+	tracker := subprocessor("ex-tracker", []string{"ex-us"}, []string{"ex-ps"})
+	tracker.Spec.Egress = &v1alpha1.Egress{Hosts: []string{"api.tracker.example"}}
+	create(t, ns, location("ex-us", "US"), basis("ex-ps", v1alpha1.MechanismPrivacyShield, "US"), tracker,
+		deployment("egress-exc", "checkout", uses("ex-tracker", "user.contact.email")),
+		&v1alpha1.ResidencyException{ObjectMeta: metav1.ObjectMeta{Name: "ex-checkout-tracker"}, Spec: v1alpha1.ResidencyExceptionSpec{
+			Namespaces: []string{"egress-exc"}, Workloads: []v1alpha1.ExceptedWorkload{{Kind: "Deployment", Name: "checkout"}},
+			Subprocessors: []v1alpha1.ObjectName{"ex-tracker"}, ExpiresOn: "2031-03-01", ApprovedOn: "2031-01-15",
+			ApprovedBy: "dpo@shop.example", Justification: "migration to the EU region", Ticket: "DPO-142"}})
+	ciliumPolicy(t)
+	startManager(t)
+	hostsOf := func() (bool, string) {
+		p := policiesOf(t, egress.CiliumNetworkPolicyGVK)["Deployment/egress-exc/checkout"]
+		if p == nil {
+			return false, "no policy"
+		}
+		hosts, _ := allowedBy(p)
+		return slices.Contains(hosts, "api.tracker.example"), fmt.Sprint(hosts)
+	}
+	waitUntil(t, 30*time.Second, "allowed while the exception stands", hostsOf)
+	waitUntil(t, 40*time.Second, "cut when it expires", func() (bool, string) {
+		ok, seen := hostsOf()
+		return !ok && seen != "no policy", seen
+	})
+	if clk.Now().Before(expires) {
+		t.Errorf("cut before the exception expired: now %s", clk.Now())
 	}
 }
