@@ -245,7 +245,9 @@ func seedEgress(t *testing.T, dir string) {
 		}
 		o := o
 		// Background: a Job's default (orphan) waits for a garbage collector envtest lacks.
-		t.Cleanup(func() { _ = k8s.Delete(context.Background(), o, client.PropagationPolicy(metav1.DeletePropagationBackground)) })
+		t.Cleanup(func() {
+			_ = k8s.Delete(context.Background(), o, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		})
 	}
 	cl := claimsOf(t, objs)
 	for ns := range namespaces {

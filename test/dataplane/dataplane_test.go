@@ -139,7 +139,7 @@ func reachable(pod, addr string) bool {
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		_ = c.SetDeadline(time.Now().Add(time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err == nil && strings.TrimSpace(line) != addr {
