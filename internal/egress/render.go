@@ -43,7 +43,7 @@ const (
 var (
 	NetworkPolicyGVK        = networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy")
 	CiliumNetworkPolicyGVK  = schema.GroupVersionKind{Group: "cilium.io", Version: "v2", Kind: "CiliumNetworkPolicy"}
-	ClusterNetworkPolicyGVK = cnpv1beta1.GroupVersion.WithKind("ClusterNetworkPolicy")
+	ClusterNetworkPolicyGVK = schema.GroupVersionKind{Group: cnpv1beta1.GroupVersion.Group, Version: cnpv1beta1.GroupVersion.Version, Kind: "ClusterNetworkPolicy"}
 )
 
 // GVKs are the kinds of every backend.
