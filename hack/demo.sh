@@ -455,7 +455,33 @@ echo
 echo "The search-path expansion (NXDOMAIN) is not egress; the answered name is, with the"
 echo "same legal verdict as if the spec named it, in the Report $(secs $observed_ms) after the query."
 
-section "7. Where the pods run: the real scheduler, kwok nodes per region"
+section "7. Egress policies: the network follows the law"
+echo "Label demo-audit for egress policies in audit mode: the operator writes one"
+echo "NetworkPolicy per workload that allows DNS, the cluster and the claims of its compliant"
+echo "vendors, and lists in the Report what enforce would cut (nothing is denied in audit)."
+echo
+shown "kubectl label namespace demo-audit dataresidency.io/egress=audit"
+kubectl label namespace demo-audit dataresidency.io/egress=audit >/dev/null
+begin=$(now_ms)
+cut_jsonpath='{range .results[?(@.rule=="EgressWouldBeDenied")]}{.resources[0].kind}/{.resources[0].name}{"\t"}{.properties.hosts}{"\t"}{.message}{"\n"}{end}'
+newsletter_cut() {
+  kubectl get report data-residency -n demo-audit -o jsonpath="$cut_jsonpath" 2>/dev/null | grep -q $'^Deployment/newsletter\t'
+}
+poll "the egress policies and their Report results" 30 newsletter_cut
+egress_ms=$(($(now_ms) - begin))
+shown "kubectl get networkpolicies -n demo-audit -l app.kubernetes.io/managed-by=dataresidency-operator"
+kubectl get networkpolicies -n demo-audit -l app.kubernetes.io/managed-by=dataresidency-operator
+echo
+shown "kubectl get report data-residency -n demo-audit -o jsonpath='{range .results[?(@.rule==\"EgressWouldBeDenied\")]}...'"
+kubectl get report data-residency -n demo-audit -o jsonpath="$cut_jsonpath" |
+  awk -F'\t' '{printf "%-36s %s\n    %s\n", $1, $2, $3}' | cut -c1-240
+echo
+echo "In $(secs $egress_ms). With dataresidency.io/egress=enforce a CNI that enforces"
+echo "NetworkPolicy denies those flows; Cilium and ClusterNetworkPolicy backends also allow"
+echo "vendors by host name (docs/egress-policies.md). bin/residencyctl egress writes the same"
+echo "policies offline."
+
+section "8. Where the pods run: the real scheduler, kwok nodes per region"
 pods_columns='NAMESPACE:.metadata.namespace,POD:.metadata.name,STATUS:.status.phase,NODE:.spec.nodeName'
 shown "kubectl get pods -A --sort-by=.metadata.namespace -o custom-columns=$pods_columns"
 kubectl get pods -A -o custom-columns="$pods_columns" --sort-by=.metadata.namespace
