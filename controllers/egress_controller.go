@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,11 +52,24 @@ type EgressReconciler struct {
 	Workers int
 	// OperatorNamespace never gets egress policies.
 	OperatorNamespace string
+	// Owners decides which objects are judged through their owner.
+	Owners *Owners
 
 	// policies reads the metadata of the policies this operator wrote, from
 	// a cache of their own; served are the policy kinds the cluster serves.
 	policies client.Reader
 	served   map[schema.GroupVersionKind]bool
+	// written is the generation of each policy as this process last applied
+	// it: a later one is someone else's edit, which the next apply undoes.
+	mu      sync.Mutex
+	written map[policyKey]int64
+}
+
+// policyKey names a policy of one kind.
+type policyKey struct {
+	gvk       schema.GroupVersionKind
+	namespace string
+	name      string
 }
 
 // indexEgressWorkload indexes the policies written by the workload they are for.
@@ -101,7 +115,7 @@ func (r *EgressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if snap.Policy().EgressMode(req.Namespace, nsLabels) == "" || req.Namespace == r.OperatorNamespace || OwnedByWorkload(obj) {
+		if snap.Policy().EgressMode(req.Namespace, nsLabels) == "" || req.Namespace == r.OperatorNamespace || r.Owners.ReportedThroughOwner(ctx, obj) {
 			return ctrl.Result{}, r.remove(ctx, have, nil)
 		}
 		return ctrl.Result{}, nil
@@ -118,18 +132,20 @@ func (r *EgressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		gvk := u.GroupVersionKind()
 		if !r.served[gvk] {
 			// The ResidencyPolicy names a backend whose CRD the cluster did not
-			// serve when the operator started: nothing can be written.
+			// serve when the operator started: nothing can be written, and what
+			// was written before stays (removing it would open the network).
 			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "EgressPolicyNotWritten", "ApplyEgressPolicy",
-				"ResidencyPolicy default spec.egressPolicy.backend %s: the cluster does not serve %s (install its CRD, then restart the operator)",
+				"ResidencyPolicy \"default\" spec.egressPolicy.backend %s: the cluster does not serve %s, so no egress policy is written for this workload and one written before stays as it was (install the CRD, then restart the operator)",
 				entry.Egress.Settings.Backend, gvk.GroupKind())
 			log.FromContext(ctx).Error(nil, "egress backend not served", "workload", key.String(), "kind", gvk.String())
-			return ctrl.Result{}, r.remove(ctx, have, nil)
+			return ctrl.Result{}, nil
 		}
 		hash, err := contentHash(u)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if cur := find(have, gvk, u.GetNamespace(), u.GetName()); cur != nil && cur.GetAnnotations()[report.AnnotationContentHash] == hash {
+		pk := policyKey{gvk, u.GetNamespace(), u.GetName()}
+		if cur := find(have, gvk, u.GetNamespace(), u.GetName()); cur != nil && cur.GetAnnotations()[report.AnnotationContentHash] == hash && r.untouched(pk, cur.Generation) {
 			continue
 		}
 		ann := u.GetAnnotations()
@@ -138,9 +154,29 @@ func (r *EgressReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
 			return ctrl.Result{}, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(u), err)
 		}
+		r.wrote(pk, u.GetGeneration()) // the apply's answer
 		log.FromContext(ctx).V(1).Info("egress policy applied", "workload", key.String(), "kind", gvk.Kind, "name", u.GetName(), "mode", entry.Egress.Mode)
 	}
 	return ctrl.Result{}, r.remove(ctx, have, want)
+}
+
+// untouched reports whether a policy's generation is the one this process
+// last applied. After a restart nothing is known, and each policy is
+// applied once more (a no-op for the API server when nobody changed it).
+func (r *EgressReconciler) untouched(k policyKey, generation int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, ok := r.written[k]
+	return ok && generation == g
+}
+
+func (r *EgressReconciler) wrote(k policyKey, generation int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written == nil {
+		r.written = map[policyKey]int64{}
+	}
+	r.written[k] = generation
 }
 
 // workload reads the workload from the cache; false when it is gone or going.
@@ -170,7 +206,7 @@ func (r *EgressReconciler) existing(ctx context.Context, key findings.Key) ([]*m
 		}
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := r.policies.List(ctx, list, client.MatchingFields{indexEgressWorkload: key.Kind + "/" + key.Namespace + "/" + key.Name}); err != nil {
+		if err := r.policies.List(ctx, list, client.MatchingFields{indexEgressWorkload: key.String()}); err != nil {
 			return nil, err
 		}
 		for i := range list.Items {
@@ -194,6 +230,9 @@ func (r *EgressReconciler) remove(ctx context.Context, have []*metav1.PartialObj
 		if kept {
 			continue
 		}
+		r.mu.Lock()
+		delete(r.written, policyKey{h.GroupVersionKind(), h.Namespace, h.Name})
+		r.mu.Unlock()
 		if err := r.Delete(ctx, h); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting %s %s: %w", h.Kind, client.ObjectKeyFromObject(h), err)
 		}

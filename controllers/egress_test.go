@@ -130,7 +130,7 @@ func allowedBy(u *unstructured.Unstructured) (hosts, cidrs []string) {
 		case "NetworkPolicy":
 			peers, _, _ := unstructured.NestedSlice(rule, "to")
 			for _, p := range peers {
-				if c, ok, _ := unstructured.NestedString(p.(map[string]any), "ipBlock", "cidr"); ok && c != "0.0.0.0/0" && c != "::/0" {
+				if c, ok, _ := unstructured.NestedString(p.(map[string]any), "ipBlock", "cidr"); ok {
 					cidrs = append(cidrs, c)
 				}
 			}
@@ -356,7 +356,7 @@ func seedEgress(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"residencyctl", "egress", "-f", dir, "--at", want.At, "--backend", "Cilium"}
+	args := []string{"residencyctl", "egress", "-f", dir, "--at", want.At, "--backend", "Cilium", "--mode", "enforce"}
 	if code := cli.Main(args, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("%v: exit %d\n%s", args, code, stderr.String())
 	}
@@ -557,7 +557,7 @@ func TestEgressDPFDrill(t *testing.T) {
 		return slices.Equal(hosts, all) && strings.Contains(cut, "drill-new (ObjectionPeriodPending)"), fmt.Sprint(hosts, cut)
 	})
 
-	// A policy deleted by hand comes back; the workload's deletion takes it along (owner reference).
+	// A policy deleted by hand comes back, and so does one edited by hand.
 	if err := k8s.Delete(ctx, drillPolicy(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -565,6 +565,50 @@ func TestEgressDPFDrill(t *testing.T) {
 	if refs := drillPolicy(t).GetOwnerReferences(); len(refs) != 1 || refs[0].Name != "checkout" {
 		t.Fatalf("owner references %v", refs)
 	}
+	edited := drillPolicy(t)
+	if err := unstructured.SetNestedField(edited.Object, false, "spec", "enableDefaultDeny", "egress"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Update(ctx, edited); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "restored after an edit", func() (bool, string) {
+		deny, _, _ := unstructured.NestedBool(drillPolicy(t).Object, "spec", "enableDefaultDeny", "egress")
+		return deny, fmt.Sprint(drillPolicy(t).Object["spec"])
+	})
+}
+
+// TestClusterNetworkPolicyGoesWithItsWorkload: a cluster-scoped policy has
+// no owner reference; the operator removes it when its workload goes.
+func TestClusterNetworkPolicyGoesWithItsWorkload(t *testing.T) {
+	installEgressCRDs(t)
+	ciliumPolicy(t)
+	setEgressPolicy(t, &v1alpha1.EgressPolicy{Backend: v1alpha1.EgressBackendClusterNetworkPolicy})
+	ns := namespace("egress-cnp", "audit")
+	ns.Labels[v1alpha1.LabelEgress] = string(v1alpha1.EgressAudit)
+	eu := location("cnp-de", "DE")
+	vendor := subprocessor("cnp-vendor", []string{"cnp-de"}, nil)
+	vendor.Spec.Country = "DE"
+	vendor.Spec.Egress = &v1alpha1.Egress{Hosts: []string{"api.cnp-vendor.example"}}
+	dep := deployment("egress-cnp", "checkout", uses("cnp-vendor", "user.contact.email"))
+	create(t, ns, eu, vendor, dep)
+	startManager(t)
+	const key = "Deployment/egress-cnp/checkout"
+	waitUntil(t, 30*time.Second, "a ClusterNetworkPolicy for the workload", func() (bool, string) {
+		p := policiesOf(t, egress.ClusterNetworkPolicyGVK)[key]
+		if p == nil {
+			return false, "none"
+		}
+		hosts, _ := allowedBy(p)
+		exprs, _, _ := unstructured.NestedSlice(p.Object, "spec", "subject", "pods", "podSelector", "matchExpressions")
+		return slices.Equal(hosts, []string{"api.cnp-vendor.example"}) && len(exprs) == 1 && p.GetLabels()[egress.LabelMode] == "audit", fmt.Sprint(p.Object["spec"])
+	})
+	if err := k8s.Delete(context.Background(), dep); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the ClusterNetworkPolicy removed with its workload", func() (bool, string) {
+		return policiesOf(t, egress.ClusterNetworkPolicyGVK)[key] == nil, "still there"
+	})
 }
 
 // TestEgressFollowsAnExceptionToItsExpiry: a violation a ResidencyException

@@ -243,7 +243,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		if c.Observed, err = setupObserved(ctx, mgr, c, owners, opts.Clock, opts.Observed); err != nil {
 			return nil, err
 		}
-		c.Egress = &EgressReconciler{Client: mgr.GetClient(), State: st, Store: store, Changes: toEgress, Workers: workers,
+		c.Egress = &EgressReconciler{Client: mgr.GetClient(), State: st, Store: store, Changes: toEgress, Workers: workers, Owners: owners,
 			Recorder: mgr.GetEventRecorder("residency-egress"), OperatorNamespace: opts.OperatorNamespace}
 		if err := c.Egress.SetupWithManager(ctx, mgr); err != nil {
 			return nil, err

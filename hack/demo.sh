@@ -458,7 +458,8 @@ echo "same legal verdict as if the spec named it, in the Report $(secs $observed
 section "7. Egress policies: the network follows the law"
 echo "Label demo-audit for egress policies in audit mode: the operator writes one"
 echo "NetworkPolicy per workload that allows DNS, the cluster and the claims of its compliant"
-echo "vendors, and lists in the Report what enforce would cut (nothing is denied in audit)."
+echo "vendors, and lists in the Report what enforce would cut. In audit the policies select"
+echo "only pods labelled dataresidency.io/egress-trial (none yet): nothing changes."
 echo
 shown "kubectl label namespace demo-audit dataresidency.io/egress=audit"
 kubectl label namespace demo-audit dataresidency.io/egress=audit >/dev/null

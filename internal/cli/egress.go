@@ -30,8 +30,9 @@ Subprocessor whose flow from the workload is not a Violation, and the ResidencyP
 egressPolicy.alwaysAllow; nothing else.
 
 The backend is --backend, else the input's ResidencyPolicy spec.egressPolicy.backend,
-else NetworkPolicy. A workload's mode is its Namespace's dataresidency.io/egress label
-when the input holds that Namespace with the label, else --mode (enforce by default).
+else NetworkPolicy. A workload's mode is --mode when given; else, when the input holds
+its Namespace, that Namespace's dataresidency.io/egress label (none: no policy, as in
+the cluster); else enforce.
 Workloads in excluded namespaces get none. Policies printed here carry no owner
 reference (the workload's UID is not known offline); what they leave out and what the
 backend cannot express is printed on standard error as notes.
@@ -69,9 +70,14 @@ the field), 3 other errors.`,
 			snap := residency.Compile(nil, b.Inputs(), when)
 			written := 0
 			for _, wr := range rep.Workloads {
-				m := snap.Policy().EgressMode(wr.Resource.Namespace, b.Namespaces[wr.Resource.Namespace])
-				if m == "" {
-					m = v1alpha1.EgressMode(mode)
+				// --mode given decides; else the Namespace's label when the
+				// input holds the Namespace (as in the cluster: no label, no
+				// policy); else enforce.
+				m := v1alpha1.EgressMode(mode)
+				if labels, ok := b.Namespaces[wr.Resource.Namespace]; ok && !cmd.Flags().Changed("mode") {
+					if m = snap.Policy().EgressMode(wr.Resource.Namespace, labels); m == "" {
+						continue
+					}
 				}
 				plan := snap.EgressPlan(wr.Workload, wr.Result, m)
 				if backend != "" {
@@ -82,7 +88,11 @@ the field), 3 other errors.`,
 				if err != nil {
 					return &exitError{code: ExitError, err: fmt.Errorf("%s: %w", wr.Resource, err)}
 				}
-				for _, c := range plan.Cut {
+				cuts := plan.Cut
+				if !plan.Selectable() {
+					cuts = nil // nothing is written, nothing is cut: the note says why
+				}
+				for _, c := range cuts {
 					what := c.Subprocessor
 					if what == "" {
 						what = c.Endpoint
@@ -109,7 +119,7 @@ the field), 3 other errors.`,
 	}
 	in.bind(cmd, "manifests and residency objects")
 	cmd.Flags().StringVar(&backend, "backend", "", "NetworkPolicy, Cilium or ClusterNetworkPolicy (default: the input's ResidencyPolicy spec.egressPolicy.backend, else NetworkPolicy)")
-	cmd.Flags().StringVar(&mode, "mode", string(v1alpha1.EgressEnforce), "enforce or audit, for workloads whose Namespace in the input has no dataresidency.io/egress label")
+	cmd.Flags().StringVar(&mode, "mode", string(v1alpha1.EgressEnforce), "enforce or audit for every workload; when not given, the dataresidency.io/egress label of Namespaces in the input decides (enforce for the others)")
 	cmd.Flags().StringVar(&at, "at", "", "evaluate as of this date (YYYY-MM-DD) instead of now")
 	cmd.Flags().StringVarP(&in.namespace, "namespace", "n", "default", "namespace of namespaced objects that do not name one (as kubectl apply would)")
 	cmd.Flags().StringArrayVar(&observedFiles, "observed", nil, "ObservedEgress objects or a dnstap capture, as scan --observed takes; repeatable")

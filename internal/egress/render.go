@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +38,10 @@ const (
 	AnnotationAllowed = "dataresidency.io/allowed-subprocessors"
 	// AnnotationCut lists those it leaves out, with the reason.
 	AnnotationCut = "dataresidency.io/cut-subprocessors"
+	// LabelTrial on a pod puts it under its workload's audit policy: under
+	// audit the policies select only pods with this label (none unless
+	// someone adds it), so they change nothing until a pod, or enforce, opts in.
+	LabelTrial = "dataresidency.io/egress-trial"
 )
 
 // The kinds written, one per backend.
@@ -66,7 +71,8 @@ type Owner struct {
 	UID                               types.UID
 }
 
-// Key is the owner as AnnotationWorkload writes it.
+// Key is the owner as AnnotationWorkload writes it ("Deployment/shop/checkout",
+// as findings.Key.String does).
 func (o Owner) Key() string { return o.Kind + "/" + o.Namespace + "/" + o.Name }
 
 // Note is something the backend cannot express of a plan, stated in the
@@ -83,11 +89,13 @@ type Note struct {
 const (
 	ReasonNotExpressible = "EgressNotExpressible"
 	ReasonNoPodSelector  = "EgressNoPodSelector"
+	ReasonHostNetwork    = "EgressHostNetwork"
 )
 
-// Priority is the ClusterNetworkPolicy priority the operator writes (0 is
-// evaluated first, 1000 last): room above for a platform's own policies.
-const Priority = 500
+// Priority is the ClusterNetworkPolicy priority the operator writes: the
+// last of the Admin tier (0 is evaluated first), so that a platform's own
+// Admin policies come first, and the in-cluster Pass skips none of them.
+const Priority = 1000
 
 // Render writes plan as its backend's policy for owner. It returns no object
 // when the workload's pods cannot be selected (a Note says so).
@@ -96,13 +104,16 @@ func Render(owner Owner, plan *residency.EgressPlan) ([]*unstructured.Unstructur
 		return nil, nil, nil
 	}
 	notes := Notes(owner, plan)
-	if plan.PodSelector == nil {
+	if !plan.Selectable() {
 		return nil, notes, nil
 	}
 	var obj any
 	switch plan.Settings.Backend {
 	case v1alpha1.EgressBackendCilium:
-		obj = cilium(plan)
+		var err error
+		if obj, err = cilium(plan); err != nil {
+			return nil, nil, err
+		}
 	case v1alpha1.EgressBackendClusterNetworkPolicy:
 		obj = clusterNetworkPolicy(owner, plan)
 	default:
@@ -151,6 +162,10 @@ func Notes(owner Owner, plan *residency.EgressPlan) []Note {
 	if plan == nil {
 		return nil
 	}
+	if plan.HostNetwork {
+		return []Note{{Reason: ReasonHostNetwork, Message: fmt.Sprintf(
+			"no egress policy is written: the %s's pods use the node's network (hostNetwork), which network policies do not reach", owner.Kind)}}
+	}
 	if plan.PodSelector == nil {
 		return []Note{{Reason: ReasonNoPodSelector, Message: fmt.Sprintf(
 			"no egress policy is written: %s has neither a pod selector nor pod labels to select its pods by", owner.Kind)}}
@@ -161,13 +176,14 @@ func Notes(owner Owner, plan *residency.EgressPlan) []Note {
 		return nil
 	case v1alpha1.EgressBackendClusterNetworkPolicy:
 		for _, h := range plan.AllowedHosts() {
-			if !strings.Contains(h, ".") {
+			if !domainName.MatchString(h) {
 				unexpressed = append(unexpressed, h)
 			}
 		}
 		if len(unexpressed) > 0 {
 			return []Note{{Reason: ReasonNotExpressible, Hosts: unexpressed, Message: fmt.Sprintf(
-				"a ClusterNetworkPolicy cannot allow single-label names: %s", strings.Join(unexpressed, ", "))}}
+				"a ClusterNetworkPolicy's domainNames cannot hold %s (a name of one label, or a wildcard over a top-level domain): the policy denies them",
+				strings.Join(unexpressed, ", "))}}
 		}
 		return nil
 	}
@@ -184,21 +200,35 @@ func Notes(owner Owner, plan *residency.EgressPlan) []Note {
 		strings.Join(hosts, ", "), verb)}}
 }
 
+// domainName is network-policy-api v1beta1's DomainName pattern.
+var domainName = regexp.MustCompile(`^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$`)
+
 // Name is the name of owner's policy of kind gvk: "dataresidency-egress-
-// <kind>-<name>" in the workload's namespace, with the namespace too for a
-// cluster-scoped kind; shortened with a hash when too long.
+// <kind>-<name>" in the workload's namespace (kinds have no hyphen: no two
+// workloads share one). A cluster-scoped name holds the namespace too, and
+// a hash of the three, since "a-deployment-b" and "a", "b-deployment-c"
+// would otherwise meet. Shortened when too long.
 func Name(owner Owner, gvk schema.GroupVersionKind) string {
-	parts := []string{"dataresidency-egress", strings.ToLower(owner.Kind), owner.Name}
+	sum := sha256.Sum256([]byte(owner.Key()))
+	h := hex.EncodeToString(sum[:])[:10]
+	n := strings.Join([]string{"dataresidency-egress", strings.ToLower(owner.Kind), owner.Name}, "-")
 	if gvk == ClusterNetworkPolicyGVK {
-		parts = []string{"dataresidency-egress", owner.Namespace, strings.ToLower(owner.Kind), owner.Name}
+		n = strings.Join([]string{"dataresidency-egress", owner.Namespace, strings.ToLower(owner.Kind), owner.Name, h}, "-")
 	}
-	n := strings.Join(parts, "-")
 	if len(n) <= validation.DNS1123SubdomainMaxLength {
 		return n
 	}
-	sum := sha256.Sum256([]byte(owner.Key()))
-	h := hex.EncodeToString(sum[:])[:10]
 	return strings.TrimRight(n[:validation.DNS1123SubdomainMaxLength-11], "-.") + "-" + h
+}
+
+// podSelector is the plan's pod selector; under audit it also requires
+// LabelTrial, which no pod carries unless someone opts it in.
+func podSelector(plan *residency.EgressPlan) *metav1.LabelSelector {
+	sel := plan.PodSelector.DeepCopy()
+	if plan.Mode == v1alpha1.EgressAudit {
+		sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: LabelTrial, Operator: metav1.LabelSelectorOpExists})
+	}
+	return sel
 }
 
 func toUnstructured(obj any) (*unstructured.Unstructured, error) {
@@ -220,13 +250,13 @@ const dnsPort = 53
 
 // networkPolicy allows DNS to the cluster DNS, every Pod of the cluster and
 // the CIDR claims; a NetworkPolicy has no host names, so host claims are
-// noted, not allowed. Audit adds a rule allowing everything.
+// noted, not allowed.
 func networkPolicy(plan *residency.EgressPlan) *networkingv1.NetworkPolicy {
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	port := intstr.FromInt32(dnsPort)
 	s := plan.Settings
 	np := &networkingv1.NetworkPolicy{Spec: networkingv1.NetworkPolicySpec{
-		PodSelector: *plan.PodSelector.DeepCopy(),
+		PodSelector: *podSelector(plan),
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 		Egress: []networkingv1.NetworkPolicyEgressRule{
 			{
@@ -247,19 +277,14 @@ func networkPolicy(plan *residency.EgressPlan) *networkingv1.NetworkPolicy {
 		}
 		np.Spec.Egress = append(np.Spec.Egress, rule)
 	}
-	if plan.Mode == v1alpha1.EgressAudit {
-		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{
-			{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}}, {IPBlock: &networkingv1.IPBlock{CIDR: "::/0"}},
-		}})
-	}
 	return np
 }
 
 // cilium allows DNS to the cluster DNS through Cilium's DNS proxy (which
 // is how toFQDNs learns the addresses of names), the cluster entity, the
-// host claims as toFQDNs and the CIDR claims as toCIDRSet. Audit turns
-// Cilium's default deny off.
-func cilium(plan *residency.EgressPlan) map[string]any {
+// host claims as toFQDNs and the CIDR claims as toCIDRSet, and denies the
+// rest (enableDefaultDeny).
+func cilium(plan *residency.EgressPlan) (map[string]any, error) {
 	s := plan.Settings
 	dnsLabels := map[string]any{"k8s:io.kubernetes.pod.namespace": s.DNSNamespace}
 	for k, v := range s.DNSPodLabels {
@@ -294,39 +319,37 @@ func cilium(plan *residency.EgressPlan) map[string]any {
 		}
 		egress = append(egress, map[string]any{"toCIDRSet": set})
 	}
-	sel, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(plan.PodSelector)
+	sel, err := runtime.DefaultUnstructuredConverter.ToUnstructured(podSelector(plan))
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
 		"spec": map[string]any{
 			"endpointSelector":  sel,
-			"enableDefaultDeny": map[string]any{"egress": plan.Mode == v1alpha1.EgressEnforce, "ingress": false},
+			"enableDefaultDeny": map[string]any{"egress": true, "ingress": false},
 			"egress":            egress,
 		},
-	}
+	}, nil
 }
 
 // maxPeers is network-policy-api's limit on a rule's peers and on a peer's
 // domain names or networks.
 const maxPeers = 25
 
-// clusterNetworkPolicy selects the workload's pods in its namespace. In the
-// Admin tier (enforce) it passes DNS and in-cluster traffic on to the
-// namespace's NetworkPolicies, accepts the claims (domainNames are Accept
-// only), and denies the rest; audit writes the same rules without the deny
-// in the Baseline tier, where they change nothing.
+// clusterNetworkPolicy selects the workload's pods in its namespace. Last in
+// the Admin tier, it passes DNS and in-cluster traffic (pods and nodes) on
+// to the namespace's NetworkPolicies, accepts the claims (domainNames are
+// Accept only), and denies the rest.
 func clusterNetworkPolicy(owner Owner, plan *residency.EgressPlan) *cnpv1beta1.ClusterNetworkPolicy {
 	s := plan.Settings
 	udp := cnpv1beta1.ClusterNetworkPolicyProtocol{UDP: &cnpv1beta1.ClusterNetworkPolicyProtocolUDP{DestinationPort: &cnpv1beta1.Port{Number: dnsPort}}}
 	tcp := cnpv1beta1.ClusterNetworkPolicyProtocol{TCP: &cnpv1beta1.ClusterNetworkPolicyProtocolTCP{DestinationPort: &cnpv1beta1.Port{Number: dnsPort}}}
-	tier := cnpv1beta1.AdminTier
-	if plan.Mode == v1alpha1.EgressAudit {
-		tier = cnpv1beta1.BaselineTier
-	}
 	p := &cnpv1beta1.ClusterNetworkPolicy{Spec: cnpv1beta1.ClusterNetworkPolicySpec{
-		Tier:     tier,
+		Tier:     cnpv1beta1.AdminTier,
 		Priority: Priority,
 		Subject: cnpv1beta1.ClusterNetworkPolicySubject{Pods: &cnpv1beta1.NamespacedPod{
 			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: owner.Namespace}},
-			PodSelector:       *plan.PodSelector.DeepCopy(),
+			PodSelector:       *podSelector(plan),
 		}},
 		Egress: []cnpv1beta1.ClusterNetworkPolicyEgressRule{
 			{Name: "cluster-dns", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionPass, Protocols: []cnpv1beta1.ClusterNetworkPolicyProtocol{udp, tcp},
@@ -335,12 +358,12 @@ func clusterNetworkPolicy(owner Owner, plan *residency.EgressPlan) *cnpv1beta1.C
 					PodSelector:       metav1.LabelSelector{MatchLabels: s.DNSPodLabels},
 				}}}},
 			{Name: "in-cluster", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionPass,
-				To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Namespaces: &metav1.LabelSelector{}}}},
+				To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Namespaces: &metav1.LabelSelector{}}, {Nodes: &metav1.LabelSelector{}}}},
 		},
 	}}
 	var names []cnpv1beta1.DomainName
 	for _, h := range plan.AllowedHosts() {
-		if strings.Contains(h, ".") { // the API takes qualified names only (Notes)
+		if domainName.MatchString(h) { // what it cannot take is noted (Notes)
 			names = append(names, cnpv1beta1.DomainName(h))
 		}
 	}
@@ -359,11 +382,9 @@ func clusterNetworkPolicy(owner Owner, plan *residency.EgressPlan) *cnpv1beta1.C
 		p.Spec.Egress = append(p.Spec.Egress, cnpv1beta1.ClusterNetworkPolicyEgressRule{
 			Name: fmt.Sprintf("subprocessors-%d", i+1), Action: cnpv1beta1.ClusterNetworkPolicyRuleActionAccept, To: chunk})
 	}
-	if plan.Mode == v1alpha1.EgressEnforce {
-		p.Spec.Egress = append(p.Spec.Egress, cnpv1beta1.ClusterNetworkPolicyEgressRule{
-			Name: "deny-other-egress", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny,
-			To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Networks: []cnpv1beta1.CIDR{"0.0.0.0/0", "::/0"}}}})
-	}
+	p.Spec.Egress = append(p.Spec.Egress, cnpv1beta1.ClusterNetworkPolicyEgressRule{
+		Name: "deny-other-egress", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny,
+		To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Networks: []cnpv1beta1.CIDR{"0.0.0.0/0", "::/0"}}}})
 	return p
 }
 

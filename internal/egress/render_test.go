@@ -38,38 +38,57 @@ func rules(u *unstructured.Unstructured) []any {
 	return r
 }
 
-// Audit never denies: a NetworkPolicy gains an allow-all rule, Cilium turns
-// its default deny off, a ClusterNetworkPolicy moves to the Baseline tier
-// without its final deny.
-func TestAuditDeniesNothing(t *testing.T) {
+// Audit writes what enforce writes, for the pods labelled LabelTrial only
+// (none unless someone opts one in): it changes nothing else, neither by
+// denying nor by widening what other policies allow.
+func TestAuditSelectsOnlyTrialPods(t *testing.T) {
 	hosts, cidrs := []string{"api.mailer.example"}, []string{"192.0.2.0/24"}
-	for _, mode := range []v1alpha1.EgressMode{v1alpha1.EgressEnforce, v1alpha1.EgressAudit} {
-		audit := mode == v1alpha1.EgressAudit
-
-		np, _ := render(t, plan(v1alpha1.EgressBackendNetworkPolicy, mode, hosts, cidrs))
-		allowAll := strings.Contains(fmt.Sprint(rules(np)), "0.0.0.0/0")
-		if allowAll != audit {
-			t.Errorf("NetworkPolicy %s: allow-all rule %v", mode, allowAll)
+	selectorPath := map[v1alpha1.EgressBackend][]string{
+		v1alpha1.EgressBackendNetworkPolicy:        {"spec", "podSelector"},
+		v1alpha1.EgressBackendCilium:               {"spec", "endpointSelector"},
+		v1alpha1.EgressBackendClusterNetworkPolicy: {"spec", "subject", "pods", "podSelector"},
+	}
+	for backend, path := range selectorPath {
+		enforce, _ := render(t, plan(backend, v1alpha1.EgressEnforce, hosts, cidrs))
+		audit, _ := render(t, plan(backend, v1alpha1.EgressAudit, hosts, cidrs))
+		exprs, _, _ := unstructured.NestedSlice(audit.Object, append(path, "matchExpressions")...)
+		if len(exprs) != 1 || fmt.Sprint(exprs[0]) != "map[key:"+LabelTrial+" operator:Exists]" {
+			t.Errorf("%s audit selector: %v", backend, exprs)
 		}
-
-		cnp, _ := render(t, plan(v1alpha1.EgressBackendCilium, mode, hosts, cidrs))
-		deny, _, _ := unstructured.NestedBool(cnp.Object, "spec", "enableDefaultDeny", "egress")
-		if deny == audit {
-			t.Errorf("Cilium %s: enableDefaultDeny.egress %v", mode, deny)
+		if exprs, _, _ := unstructured.NestedSlice(enforce.Object, append(path, "matchExpressions")...); len(exprs) != 0 {
+			t.Errorf("%s enforce selector: %v", backend, exprs)
 		}
-
-		c, _ := render(t, plan(v1alpha1.EgressBackendClusterNetworkPolicy, mode, hosts, cidrs))
-		tier, _, _ := unstructured.NestedString(c.Object, "spec", "tier")
-		last := rules(c)[len(rules(c))-1].(map[string]any)
-		if (tier == "Baseline") != audit || (last["action"] == "Deny") == audit {
-			t.Errorf("ClusterNetworkPolicy %s: tier %s, last rule %v", mode, tier, last)
+		unstructured.RemoveNestedField(audit.Object, append(path, "matchExpressions")...)
+		if a, e := fmt.Sprint(audit.Object["spec"]), fmt.Sprint(enforce.Object["spec"]); a != e {
+			t.Errorf("%s: audit writes other rules than enforce:\n%s\n%s", backend, a, e)
 		}
-		if _, ok := c.Object["metadata"].(map[string]any)["ownerReferences"]; ok {
-			t.Error("a cluster-scoped policy cannot be owned by a namespaced workload")
+		if audit.GetLabels()[LabelMode] != "audit" {
+			t.Errorf("%s audit labels %v", backend, audit.GetLabels())
 		}
-		if c.GetNamespace() != "" || !strings.Contains(c.GetName(), "-shop-") {
-			t.Errorf("ClusterNetworkPolicy %s/%s", c.GetNamespace(), c.GetName())
-		}
+	}
+	np, _ := render(t, plan(v1alpha1.EgressBackendNetworkPolicy, v1alpha1.EgressEnforce, hosts, cidrs))
+	if s := fmt.Sprint(rules(np)); strings.Contains(s, "0.0.0.0/0") || !strings.Contains(s, "192.0.2.0/24") {
+		t.Errorf("NetworkPolicy rules %s", s)
+	}
+	cnp, _ := render(t, plan(v1alpha1.EgressBackendCilium, v1alpha1.EgressEnforce, hosts, cidrs))
+	if deny, _, _ := unstructured.NestedBool(cnp.Object, "spec", "enableDefaultDeny", "egress"); !deny {
+		t.Error("Cilium: enableDefaultDeny.egress is off")
+	}
+	c, _ := render(t, plan(v1alpha1.EgressBackendClusterNetworkPolicy, v1alpha1.EgressEnforce, hosts, cidrs))
+	tier, _, _ := unstructured.NestedString(c.Object, "spec", "tier")
+	prio, _, _ := unstructured.NestedInt64(c.Object, "spec", "priority")
+	last := rules(c)[len(rules(c))-1].(map[string]any)
+	if tier != "Admin" || prio != 1000 || last["action"] != "Deny" {
+		t.Errorf("ClusterNetworkPolicy: tier %s, priority %d, last rule %v", tier, prio, last)
+	}
+	if !strings.Contains(fmt.Sprint(rules(c)[1]), "nodes:map[]") {
+		t.Errorf("ClusterNetworkPolicy in-cluster rule without nodes: %v", rules(c)[1])
+	}
+	if _, ok := c.Object["metadata"].(map[string]any)["ownerReferences"]; ok {
+		t.Error("a cluster-scoped policy cannot be owned by a namespaced workload")
+	}
+	if c.GetNamespace() != "" || !strings.HasPrefix(c.GetName(), "dataresidency-egress-shop-deployment-checkout-") {
+		t.Errorf("ClusterNetworkPolicy %s/%s", c.GetNamespace(), c.GetName())
 	}
 }
 
@@ -128,15 +147,24 @@ func TestNotes(t *testing.T) {
 	if _, notes := render(t, plan(v1alpha1.EgressBackendCilium, v1alpha1.EgressEnforce, []string{"api.mailer.example"}, nil)); len(notes) != 0 {
 		t.Errorf("Cilium notes %+v", notes)
 	}
-	_, notes = render(t, plan(v1alpha1.EgressBackendClusterNetworkPolicy, v1alpha1.EgressEnforce, []string{"mailhost", "api.mailer.example"}, nil))
-	if len(notes) != 1 || len(notes[0].Hosts) != 1 || notes[0].Hosts[0] != "mailhost" {
+	c, notes := render(t, plan(v1alpha1.EgressBackendClusterNetworkPolicy, v1alpha1.EgressEnforce, []string{"mailhost", "*.internal", "api.mailer.example"}, nil))
+	if len(notes) != 1 || fmt.Sprint(notes[0].Hosts) != "[*.internal mailhost]" {
 		t.Errorf("ClusterNetworkPolicy notes %+v", notes)
+	}
+	if s := fmt.Sprint(rules(c)); strings.Contains(s, "internal") || strings.Contains(s, "mailhost") || !strings.Contains(s, "api.mailer.example") {
+		t.Errorf("ClusterNetworkPolicy writes what its API refuses: %s", s)
 	}
 	p := plan(v1alpha1.EgressBackendCilium, v1alpha1.EgressEnforce, nil, nil)
 	p.PodSelector = nil
 	objs, notes, err := Render(owner, p)
 	if err != nil || len(objs) != 0 || len(notes) != 1 || notes[0].Reason != ReasonNoPodSelector {
 		t.Errorf("without a selector: %d objects, notes %+v, %v", len(objs), notes, err)
+	}
+	p = plan(v1alpha1.EgressBackendNetworkPolicy, v1alpha1.EgressEnforce, nil, nil)
+	p.HostNetwork = true
+	objs, notes, err = Render(owner, p)
+	if err != nil || len(objs) != 0 || len(notes) != 1 || notes[0].Reason != ReasonHostNetwork {
+		t.Errorf("on the host network: %d objects, notes %+v, %v", len(objs), notes, err)
 	}
 }
 
@@ -152,5 +180,11 @@ func TestNameFitsAndIsStable(t *testing.T) {
 	other.Name = strings.Repeat("w", 252) + "x"
 	if Name(long, NetworkPolicyGVK) == Name(other, NetworkPolicyGVK) {
 		t.Error("two workloads, one name")
+	}
+	// Cluster-scoped names hold the namespace: a hash keeps them apart.
+	a := Owner{Kind: "Deployment", Namespace: "a-deployment-b", Name: "c"}
+	b := Owner{Kind: "Deployment", Namespace: "a", Name: "b-deployment-c"}
+	if Name(a, ClusterNetworkPolicyGVK) == Name(b, ClusterNetworkPolicyGVK) {
+		t.Error("two workloads of two namespaces, one ClusterNetworkPolicy name")
 	}
 }

@@ -118,7 +118,7 @@ func (s *Store) Set(e Entry, now time.Time) (prev *Entry) {
 	e.Evaluations = 1
 	if old != nil {
 		e.Evaluations = old.Evaluations + 1
-		if sameResult(&old.Result, &e.Result) && old.UID == e.UID && old.Enforcement == e.Enforcement && old.Egress.Equal(e.Egress) {
+		if sameResult(&old.Result, &e.Result) && old.UID == e.UID && old.Enforcement == e.Enforcement {
 			e.Since = old.Since
 		}
 		s.unindex(old)
@@ -128,7 +128,7 @@ func (s *Store) Set(e Entry, now time.Time) (prev *Entry) {
 	s.index(&ne)
 	s.mu.Unlock()
 
-	if old != nil && old.Since.Equal(ne.Since) && slices.Equal(old.Locations, ne.Locations) && sameSources(&old.Result, &ne.Result) {
+	if old != nil && old.Since.Equal(ne.Since) && slices.Equal(old.Locations, ne.Locations) && sameSources(&old.Result, &ne.Result) && old.Egress.Equal(ne.Egress) {
 		return old // nothing a listener can see changed
 	}
 	c := Change{Namespace: e.Key.Namespace, Counts: true, Key: e.Key, Egress: ne.Egress != nil || (old != nil && old.Egress != nil)}
@@ -443,7 +443,8 @@ func (s *Store) ByNamespaceExcepted() map[string]int {
 	return out
 }
 
-// EgressCount counts the workloads under an egress policy of one namespace,
+// EgressCount counts the workloads under an egress policy (one is written for
+// them) of one namespace,
 // mode and backend, and the flows their policies leave out.
 type EgressCount struct {
 	Workloads, Cut int
@@ -456,7 +457,7 @@ func (s *Store) ByNamespaceEgress() map[[3]string]EgressCount {
 	defer s.mu.RUnlock()
 	out := map[[3]string]EgressCount{}
 	for k, e := range s.entries {
-		if p := e.Egress; p != nil {
+		if p := e.Egress; p != nil && p.Selectable() {
 			key := [3]string{k.Namespace, string(p.Mode), string(p.Settings.Backend)}
 			c := out[key]
 			c.Workloads++

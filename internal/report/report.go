@@ -188,7 +188,11 @@ func egressResults(e *findings.Entry, subject corev1.ObjectReference) []openrepo
 		rule, verb = RuleEgressWouldBeDenied, "would deny"
 	}
 	var out []openreports.ReportResult
-	for _, c := range plan.Cut {
+	cuts := plan.Cut
+	if !plan.Selectable() {
+		cuts = nil // no policy is written: nothing is cut (the note below says why)
+	}
+	for _, c := range cuts {
 		what := c.Endpoint
 		props := map[string]string{"reason": string(c.Reason)}
 		if c.Subprocessor != "" {

@@ -1,9 +1,10 @@
 package residency
 
 import (
-	"net/netip"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -81,6 +82,9 @@ type EgressPlan struct {
 	// PodSelector selects the workload's pods (nil: none can be, and no
 	// policy is written).
 	PodSelector *metav1.LabelSelector
+	// HostNetwork is true when the pods use the node's network: no network
+	// policy applies to them, and none is written.
+	HostNetwork bool
 	// Allowed are the Subprocessors whose flows from the workload are not
 	// Violations (an accepted risk counts as allowed), with their claims.
 	Allowed []EgressGrant
@@ -115,7 +119,8 @@ func (s *Snapshot) EgressPlan(w *Workload, res Result, mode v1alpha1.EgressMode)
 	if mode == "" {
 		return nil
 	}
-	plan := &EgressPlan{Mode: mode, Settings: s.policy.Egress, PodSelector: w.PodSelector}
+	plan := &EgressPlan{Mode: mode, Settings: s.policy.Egress, PodSelector: w.PodSelector,
+		HostNetwork: w.PodSpec != nil && w.PodSpec.HostNetwork}
 	// The first blocking finding of each Subprocessor, in finding order.
 	blocked := map[string]*Finding{}
 	for i := range res.Findings {
@@ -166,6 +171,7 @@ func (s *Snapshot) EgressPlan(w *Workload, res Result, mode v1alpha1.EgressMode)
 		}
 		plan.Cut = append(plan.Cut, cut)
 	}
+	plan.Cut = stillCut(plan)
 	sort.SliceStable(plan.Cut, func(i, j int) bool {
 		a, b := plan.Cut[i], plan.Cut[j]
 		if a.Subprocessor != b.Subprocessor {
@@ -175,6 +181,46 @@ func (s *Snapshot) EgressPlan(w *Workload, res Result, mode v1alpha1.EgressMode)
 	})
 	return plan
 }
+
+// stillCut drops from each cut what the plan allows anyway (a host another
+// allowed vendor or alwaysAllow claims too), and the cuts left with nothing:
+// the network does not deny those.
+func stillCut(plan *EgressPlan) []EgressCut {
+	allowed := NewEgressMatcher([]*v1alpha1.Subprocessor{{
+		ObjectMeta: metav1.ObjectMeta{Name: "allowed"},
+		Spec:       v1alpha1.SubprocessorSpec{Egress: &v1alpha1.Egress{Hosts: plan.AllowedHosts(), CIDRs: plan.AllowedCIDRs()}},
+	}})
+	out := plan.Cut[:0]
+	for _, c := range plan.Cut {
+		had := len(c.Hosts) + len(c.CIDRs)
+		c.Hosts = slices.DeleteFunc(slices.Clone(c.Hosts), func(h string) bool {
+			if rest, ok := strings.CutPrefix(h, "*."); ok {
+				// Every name below rest is allowed when a wildcard covers one
+				// no exact claim can name ("_" is no claim's).
+				h = "_." + rest
+			}
+			_, ok := allowed.MatchHost(h)
+			return ok
+		})
+		c.CIDRs = slices.DeleteFunc(slices.Clone(c.CIDRs), func(x string) bool {
+			p, ok := parseClaimPrefix(x)
+			if !ok {
+				return false
+			}
+			_, covered := allowed.Match(Endpoint{Prefix: p}) // a prefix as wide or wider holds it
+			return covered
+		})
+		if had > 0 && len(c.Hosts)+len(c.CIDRs) == 0 {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Selectable reports whether a network policy can reach the workload's
+// pods: they can be selected and do not use the node's network.
+func (p *EgressPlan) Selectable() bool { return p.PodSelector != nil && !p.HostNetwork }
 
 // AllowedHosts are the host names the plan allows (grants and alwaysAllow),
 // sorted and deduplicated.
@@ -193,14 +239,15 @@ func (p *EgressPlan) AllowedCIDRs() []string {
 	for _, g := range p.Allowed {
 		out = append(out, g.CIDRs...)
 	}
-	for i, c := range out {
-		if a, err := netip.ParseAddr(c); err == nil {
-			out[i] = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
-		} else if p, err := netip.ParsePrefix(c); err == nil {
-			out[i] = p.Masked().String() // policies take masked ranges only
+	// Read as the engine matches them (parseClaimPrefix): masked, IPv4-mapped
+	// forms as IPv4; what it cannot read it does not match, nor allow.
+	ps := out[:0]
+	for _, c := range out {
+		if p, ok := parseClaimPrefix(c); ok {
+			ps = append(ps, p.String())
 		}
 	}
-	return sortedUnique(out)
+	return sortedUnique(ps)
 }
 
 // Equal reports whether two plans (either may be nil) are the same.
@@ -208,7 +255,7 @@ func (p *EgressPlan) Equal(q *EgressPlan) bool {
 	if p == nil || q == nil {
 		return p == q
 	}
-	return p.Mode == q.Mode && equalSettings(p.Settings, q.Settings) &&
+	return p.Mode == q.Mode && p.HostNetwork == q.HostNetwork && equalSettings(p.Settings, q.Settings) &&
 		equalSelector(p.PodSelector, q.PodSelector) &&
 		slices.EqualFunc(p.Allowed, q.Allowed, func(a, b EgressGrant) bool {
 			return a.Subprocessor == b.Subprocessor && slices.Equal(a.Hosts, b.Hosts) && slices.Equal(a.CIDRs, b.CIDRs)
@@ -222,27 +269,15 @@ func (p *EgressPlan) Equal(q *EgressPlan) bool {
 func equalSettings(a, b EgressSettings) bool {
 	return a.Backend == b.Backend && slices.Equal(a.AlwaysAllowHosts, b.AlwaysAllowHosts) &&
 		slices.Equal(a.AlwaysAllowCIDRs, b.AlwaysAllowCIDRs) && a.DNSNamespace == b.DNSNamespace &&
-		equalLabels(a.DNSPodLabels, b.DNSPodLabels)
+		maps.Equal(a.DNSPodLabels, b.DNSPodLabels)
 }
 
 func equalSelector(a, b *metav1.LabelSelector) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return equalLabels(a.MatchLabels, b.MatchLabels) &&
+	return maps.Equal(a.MatchLabels, b.MatchLabels) &&
 		slices.EqualFunc(a.MatchExpressions, b.MatchExpressions, func(x, y metav1.LabelSelectorRequirement) bool {
 			return x.Key == y.Key && x.Operator == y.Operator && slices.Equal(x.Values, y.Values)
 		})
-}
-
-func equalLabels(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }

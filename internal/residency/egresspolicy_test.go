@@ -1,6 +1,7 @@
 package residency
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -53,9 +54,18 @@ func TestEgressPlan(t *testing.T) {
 			res.Findings[i].Exception = &FindingException{Name: "psp-migration"}
 		}
 	}
-	p2 := s.EgressPlan(w, res, v1alpha1.EgressAudit)
-	if len(p2.Allowed) != 2 || p2.Equal(p) {
-		t.Errorf("excepted flow not allowed: %+v", p2.Allowed)
+	p2 := s.EgressPlan(w, res, v1alpha1.EgressEnforce)
+	if len(p2.Allowed) != 2 || len(p2.Cut) != 1 || p2.Equal(p) {
+		t.Errorf("excepted flow not allowed: %+v, cut %+v", p2.Allowed, p2.Cut)
+	}
+
+	if got := s.EgressPlan(w, res, v1alpha1.EgressEnforce); got.Selectable() != true {
+		t.Error("a Deployment with a selector is not selectable")
+	}
+	ws := *w
+	ws.PodSpec = &PodSpec{HostNetwork: true}
+	if s.EgressPlan(&ws, res, v1alpha1.EgressEnforce).Selectable() {
+		t.Error("hostNetwork pods are selectable")
 	}
 	if !p.Equal(s.EgressPlan(w, s.Evaluate(w), v1alpha1.EgressEnforce)) {
 		t.Error("the same evaluation gives another plan")
@@ -87,5 +97,33 @@ func TestEgressMode(t *testing.T) {
 	}
 	if _, errs := PolicyFrom(&v1alpha1.ResidencyPolicySpec{EgressPolicy: &v1alpha1.EgressPolicy{Backend: "Calico"}}); len(errs) != 1 {
 		t.Errorf("an unknown backend: %v", errs)
+	}
+}
+
+// What another allowed vendor or alwaysAllow claims too is not cut: the
+// network lets that traffic through.
+func TestStillCut(t *testing.T) {
+	p := &EgressPlan{
+		Settings: EgressSettings{AlwaysAllowCIDRs: []string{"198.51.100.0/24"}},
+		Allowed:  []EgressGrant{{Subprocessor: "a", Hosts: []string{"x.example.eu"}}},
+		Cut: []EgressCut{
+			{Subprocessor: "b", Hosts: []string{"x.example.eu", "y.example.eu"}, CIDRs: []string{"198.51.100.7"}},
+			{Subprocessor: "c", Hosts: []string{"x.example.eu"}, CIDRs: []string{"::ffff:198.51.100.0/120"}},
+			{Subprocessor: "d"}, // no claims: still reported
+			{Subprocessor: "e", Hosts: []string{"*.x.example.eu"}},
+		},
+	}
+	var got []string
+	for _, c := range stillCut(p) {
+		got = append(got, fmt.Sprint(c.Subprocessor, c.Hosts, c.CIDRs))
+	}
+	if want := []string{"b[y.example.eu] []", "d[] []", "e[*.x.example.eu] []"}; !slices.Equal(got, want) {
+		t.Errorf("stillCut: %q, want %q", got, want)
+	}
+	// A wildcard covers the names and wildcards below it.
+	p.Allowed[0].Hosts = []string{"*.example.eu"}
+	p.Cut = []EgressCut{{Subprocessor: "e", Hosts: []string{"*.x.example.eu", "y.example.eu"}}, {Subprocessor: "f", Hosts: []string{"example.eu"}}}
+	if got := stillCut(p); len(got) != 1 || got[0].Subprocessor != "f" {
+		t.Errorf("stillCut under a wildcard: %+v", got)
 	}
 }

@@ -64,7 +64,7 @@ type Workload struct {
 
 // PodSpec is the part of a pod spec the engine reads: the containers'
 // environment, command, arguments and ConfigMap volumes for discovery, the
-// node selector and node affinity for placement.
+// node selector and node affinity for placement; hostNetwork for egress policies.
 type PodSpec struct {
 	InitContainers      []Container       `json:"initContainers,omitempty"`
 	Containers          []Container       `json:"containers,omitempty"`
@@ -72,6 +72,8 @@ type PodSpec struct {
 	Volumes             []Volume          `json:"volumes,omitempty"`
 	NodeSelector        map[string]string `json:"nodeSelector,omitempty"`
 	Affinity            *Affinity         `json:"affinity,omitempty"`
+	// HostNetwork pods are beyond network policies (egress policies).
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 }
 
 // Container is the part of a container (of any of the three kinds) that discovery reads.
@@ -378,7 +380,7 @@ func PodSpecOf(s *corev1.PodSpec) *PodSpec {
 	if s == nil {
 		return nil
 	}
-	out := &PodSpec{NodeSelector: s.NodeSelector}
+	out := &PodSpec{NodeSelector: s.NodeSelector, HostNetwork: s.HostNetwork}
 	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
 		out.Affinity = &Affinity{NodeAffinity: s.Affinity.NodeAffinity}
 	}
@@ -447,7 +449,7 @@ func volumeOf(v *corev1.Volume) Volume {
 
 // Core returns the typed pod spec holding exactly what s holds.
 func (s *PodSpec) Core() corev1.PodSpec {
-	out := corev1.PodSpec{NodeSelector: s.NodeSelector}
+	out := corev1.PodSpec{NodeSelector: s.NodeSelector, HostNetwork: s.HostNetwork}
 	if s.Affinity != nil && s.Affinity.NodeAffinity != nil {
 		out.Affinity = &corev1.Affinity{NodeAffinity: s.Affinity.NodeAffinity}
 	}
@@ -519,7 +521,6 @@ func Strip(obj runtime.Object) bool {
 	case *corev1.Pod:
 		// Observed egress attributes DNS queries to Pods by address: a Pod
 		// keeps its addresses, phase and hostNetwork (internal/observe).
-		kept.HostNetwork = o.Spec.HostNetwork
 		o.Spec, o.Status = kept, corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs}
 	case *appsv1.Deployment:
 		o.Spec, o.Status = appsv1.DeploymentSpec{Selector: sel, Template: template}, appsv1.DeploymentStatus{}

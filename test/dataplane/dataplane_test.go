@@ -361,12 +361,29 @@ func TestNetworkPolicyOnTheWire(t *testing.T) {
 	d = expectWire(t, pod, "override removed: the DPF vendor back", both)
 	t.Logf("override removed: reachable again %s after the change", d.Round(time.Millisecond))
 
-	// Without the label there is no policy, and nothing is denied.
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{v1alpha1.LabelEgress: nil}}})
-	if err := k8s.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		t.Fatal(err)
+	label := func(obj client.Object, key string, value any) {
+		t.Helper()
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{key: value}}})
+		if err := k8s.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	expectWire(t, pod, "label removed: nothing denied", map[string]bool{euVendor: true, dpfVendor: true, unclaimed: true})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
+	all := map[string]bool{euVendor: true, dpfVendor: true, unclaimed: true}
+
+	// Audit changes nothing on the wire, until a pod opts in to the trial.
+	label(ns, v1alpha1.LabelEgress, string(v1alpha1.EgressAudit))
+	expectWire(t, pod, "audit: nothing denied", all)
+	label(p, egress.LabelTrial, "true")
+	expectWire(t, pod, "audit, the pod on trial: enforced for it", both)
+	label(p, egress.LabelTrial, nil)
+	expectWire(t, pod, "audit, the trial over", all)
+
+	// Without the label there is no policy, and nothing is denied.
+	label(ns, v1alpha1.LabelEgress, string(v1alpha1.EgressEnforce))
+	expectWire(t, pod, "enforce again", both)
+	label(ns, v1alpha1.LabelEgress, nil)
+	expectWire(t, pod, "label removed: nothing denied", all)
 }
 
 func tail(s string, n int) string {

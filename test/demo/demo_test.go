@@ -235,7 +235,7 @@ func TestDemo(t *testing.T) {
 			// Egress policies in audit: newsletter's observed Privacy Shield
 			// vendor is what enforce would cut.
 			regexp.MustCompile(`(?m)^━━ 7\. Egress policies: the network follows the law ━━$`),
-			regexp.MustCompile(`(?m)^dataresidency-egress-deployment-newsletter\s+app=newsletter\s+`),
+			regexp.MustCompile(`(?m)^dataresidency-egress-deployment-newsletter\s+app=newsletter,dataresidency\.io/egress-trial\s+`),
 			regexp.MustCompile(`(?m)^Deployment/newsletter\s+.*api\.sendgrid\.com.*\n\s+the egress policy would deny traffic to \S+ \(BasisNotValid\): .*PrivacyShield`),
 			regexp.MustCompile(`(?m)^━━ Summary ━━$`),
 			regexp.MustCompile(`(?m)^  workloads\s+12$`),
