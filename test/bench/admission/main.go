@@ -31,7 +31,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -56,26 +55,21 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/controllers"
 	"github.com/dataresidency/operator/internal/testcerts"
 	"github.com/dataresidency/operator/internal/testenv"
+	"github.com/dataresidency/operator/test/bench/benchdata"
 	"github.com/dataresidency/operator/test/cluster"
 )
-
-//go:embed policy.yaml
-var policyTemplate string
 
 const (
 	operatorNS    = "dataresidency-system"
@@ -220,7 +214,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err := installCRDs(ctx, c); err != nil {
 		return nil, err
 	}
-	cat := newCatalog()
+	cat := benchdata.NewCatalog()
 	nss := make([]string, o.namespaces)
 	for i := range nss {
 		nss[i] = fmt.Sprintf("bench-%02d", i)
@@ -252,7 +246,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	// The admission configurations the phases switch between.
 	vwc := webhookConfiguration(ports[0], caPEM)
-	policy, binding, err := admissionPolicy(cat)
+	policy, binding, err := benchdata.AdmissionPolicy(cat)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +255,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 	sw := &switcher{c: c, cs: cs, vwc: vwc, binding: binding, probeNS: nss[0]}
 
-	tmpl := realisticDeployment()
+	tmpl := benchdata.RealisticDeployment()
 	raw, _ := json.Marshal(tmpl)
 	res.ObjectBytes = len(raw)
 	cr := &creator{cs: cs, tmpl: tmpl, namespaces: nss, concurrency: o.concurrency}
@@ -461,7 +455,7 @@ func (s *switcher) set(ctx context.Context, phase string) error {
 	if err := s.ensure(ctx, s.binding.DeepCopy(), phase == phaseVAP); err != nil {
 		return err
 	}
-	probe := violatingDeployment(s.probeNS)
+	probe := benchdata.ViolatingDeployment(s.probeNS)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, err := s.cs.AppsV1().Deployments(s.probeNS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -668,9 +662,9 @@ func installCRDs(ctx context.Context, c client.Client) error {
 // seed creates the operator's namespace, the catalog, and the bench
 // namespaces (enforcement deny) with the ConfigMap and Services the
 // Deployment's discovery reads.
-func seed(ctx context.Context, c client.Client, cat *catalog, nss []string) error {
+func seed(ctx context.Context, c client.Client, cat *benchdata.Catalog, nss []string) error {
 	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNS}}}
-	objs = append(objs, cat.objects...)
+	objs = append(objs, cat.Objects...)
 	for _, ns := range nss {
 		objs = append(objs,
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{v1alpha1.LabelEnforcement: "deny"}}},
@@ -714,30 +708,6 @@ func webhookConfiguration(port int, caPEM []byte) *admissionregistrationv1.Valid
 }
 
 // admissionPolicy renders policy.yaml with the catalog's lists.
-func admissionPolicy(cat *catalog) (policy, binding *unstructured.Unstructured, err error) {
-	text := strings.NewReplacer(
-		"{{KNOWN}}", cat.celKnown(),
-		"{{PRIVACY_SHIELD_ONLY}}", celList(cat.privacyShieldOnly),
-		"{{EEA}}", celList(cat.eea),
-		"{{CLAIMED}}", celSet(cat.claimed),
-		"{{WILDCARDS}}", celSet(cat.wildcards),
-	).Replace(policyTemplate)
-	var docs []*unstructured.Unstructured
-	for _, doc := range strings.Split(text, "\n---\n") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			return nil, nil, err
-		}
-		if len(u.Object) > 0 {
-			docs = append(docs, u)
-		}
-	}
-	if len(docs) != 2 {
-		return nil, nil, fmt.Errorf("policy.yaml: %d documents, want the policy and its binding", len(docs))
-	}
-	return docs[0], docs[1], nil
-}
-
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -880,96 +850,6 @@ func ratio(a, b float64) float64 {
 }
 
 func round2(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
-
-// realisticDeployment is the ~10 KB Deployment of the webhook's handler
-// benchmark (internal/webhook/bench_test.go): an app, a sidecar and an init
-// container, about eighty environment variables (URLs of vendors in the
-// catalog, cluster-internal names, a ConfigMap reference), probes,
-// resources, volumes; compliant: brevo and the vendors are in the EEA.
-func realisticDeployment() *appsv1.Deployment {
-	labels := map[string]string{"app": "mailer"}
-	var env []corev1.EnvVar
-	for i := 0; i < 75; i++ {
-		var v string
-		switch i % 5 {
-		case 0:
-			v = fmt.Sprintf("http://backend-%d.shop.svc.cluster.local:8080/api/v1", i)
-		case 1:
-			v = fmt.Sprintf("redis-%d:6379", i)
-		case 2:
-			v = fmt.Sprintf("https://api.vendor%02d.example.de/v2/", i%40)
-		case 3:
-			v = fmt.Sprintf("value-%d-with-no-endpoint-in-it", i)
-		default:
-			v = fmt.Sprintf("%d", i*1000)
-		}
-		env = append(env, corev1.EnvVar{Name: fmt.Sprintf("SETTING_NUMBER_%02d", i), Value: v})
-	}
-	env = append(env,
-		corev1.EnvVar{Name: "SMTP_HOST", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "mailer-config"}, Key: "SMTP_HOST"}}},
-		corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-		corev1.EnvVar{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}},
-	)
-	res := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
-	}
-	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 10}
-	sc := &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), ReadOnlyRootFilesystem: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false),
-		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{
-			Labels:      map[string]string{"app.kubernetes.io/name": "mailer", "app.kubernetes.io/part-of": "shop", "app.kubernetes.io/version": "4.2.1", "team": "growth"},
-			Annotations: map[string]string{"meta.helm.sh/release-name": "shop", "meta.helm.sh/release-namespace": "shop"},
-		},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
-					v1alpha1.AnnotationSubprocessors:  "brevo",
-					v1alpha1.AnnotationDataCategories: "user.contact.email",
-					v1alpha1.AnnotationEgress:         "https://api.brevo.com, smtp-relay.brevo.com:587",
-					"prometheus.io/scrape":            "true",
-				}},
-				Spec: corev1.PodSpec{
-					InitContainers: []corev1.Container{{Name: "migrate", Image: "registry.example/shop/mailer:4.2.1", Command: []string{"/mailer", "migrate"}, Env: env[:10], Resources: res, SecurityContext: sc}},
-					Containers: []corev1.Container{
-						{Name: "mailer", Image: "registry.example/shop/mailer:4.2.1", Args: []string{"--port=8080", "--log-format=json"}, Env: env,
-							EnvFrom:   []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mailer-config"}}}},
-							Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {Name: "metrics", ContainerPort: 9090}},
-							Resources: res, LivenessProbe: probe, ReadinessProbe: probe, SecurityContext: sc,
-							VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "templates", MountPath: "/etc/mailer/templates"}}},
-						{Name: "otel", Image: "otel/opentelemetry-collector:0.100.0", Env: []corev1.EnvVar{{Name: "OTLP_ENDPOINT", Value: "http://otel-collector.observability:4317"}},
-							Resources: res, SecurityContext: sc},
-					},
-					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-						{Name: "templates", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mailer-templates"}}}}},
-					ServiceAccountName: "mailer",
-					NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
-					Tolerations:        []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "shop", Effect: corev1.TaintEffectNoSchedule}},
-				},
-			},
-		},
-	}
-}
-
-// violatingDeployment sends e-mail addresses to a vendor resting only on
-// Privacy Shield: both the webhook and the policy reject it.
-func violatingDeployment(ns string) *appsv1.Deployment {
-	labels := map[string]string{"app": "probe"}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
-					v1alpha1.AnnotationSubprocessors: "twilio-sendgrid", v1alpha1.AnnotationDataCategories: "user.contact.email"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/probe:1"}}},
-			},
-		},
-	}
-}
 
 // profilePhases creates Deployments for o.pprofFor in each phase while
 // taking CPU profiles of kube-apiserver and the manager (not measured).
