@@ -22,6 +22,8 @@ COREDNS            := $(LOCALBIN)/coredns
 # kube-network-policies with its nftables queue expression as an xtables
 # NFQUEUE target (hack/kube-network-policies): the dataplane of test-dataplane.
 KNP                := $(LOCALBIN)/kube-network-policies-xt
+# Kyverno's CLI, for the offline comparison of `make bench` (section 5).
+KYVERNO            := $(LOCALBIN)/kyverno-v1.19.1
 ENVTEST_ASSETS     := $(LOCALBIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 
@@ -159,8 +161,11 @@ verify-generated: manifests generate ## Fail when generated files (CRDs, RBAC, w
 ##@ Benchmarks
 
 .PHONY: bench
-bench: envtest ## Engine, webhook handler, end-to-end admission (vs no webhook and vs a ValidatingAdmissionPolicy) and scale benchmarks into bench/results.md (~30 min; not part of `make test`).
-	hack/bench.sh
+bench: envtest $(KYVERNO) ## Engine, webhook handler, end-to-end admission (vs no webhook and vs a ValidatingAdmissionPolicy), scale and offline (residencyctl scan vs kyverno apply) benchmarks into bench/results.md (~30 min; not part of `make test`).
+	KYVERNO=$(KYVERNO) hack/bench.sh
+
+$(KYVERNO): hack/kyverno/build.sh
+	hack/kyverno/build.sh $@
 
 ##@ Local cluster
 

@@ -12,6 +12,8 @@
 #      with this tree's manager and with BENCH_BEFORE's, runs alternating
 #   4. scale                          go run ./test/bench/scale, this tree's
 #      manager and BENCH_BEFORE's
+#   5. offline CI step                go run ./test/bench/offline: residencyctl
+#      scan and kyverno apply (KYVERNO, built by make) over the same manifests
 #
 # Each table row gives the measured value, the target, and whether it is met.
 # Micro-benchmarks run BENCH_RUNS times (default 5) and report medians: the
@@ -23,11 +25,13 @@
 #   BENCH_BEFORE    commit whose manager is measured beside this tree's in
 #                   sections 3 and 4 (e8ab370: before the webhook's hand-written
 #                   JSON reader was replaced by the library decode); empty to skip
-#   BENCH_SKIP      comma-separated sections to skip: engine,observe,webhook,admission,scale
+#   BENCH_SKIP      comma-separated sections to skip: engine,observe,webhook,admission,scale,offline
 #   BENCH_OUT       where to write (bench/results.md)
 #   ADMISSION_ARGS  extra flags for test/bench/admission (e.g. -creates 600)
 #   ADMISSION_RUNS  whole end-to-end runs per manager (2); the median one is shown in full
 #   SCALE_ARGS      extra flags for test/bench/scale
+#   KYVERNO         Kyverno's CLI for section 5 (make bench builds bin/kyverno-v1.19.1)
+#   OFFLINE_ARGS    extra flags for test/bench/offline
 #
 # Needs: go, jq, and for sections 3 and 4 the control plane (make envtest).
 # Nothing is left running: the benchmarks stop their clusters and managers
@@ -42,6 +46,8 @@ SKIP=",${BENCH_SKIP:-},"
 OUT=${BENCH_OUT:-bench/results.md}
 ADMISSION_ARGS=${ADMISSION_ARGS:-}
 SCALE_ARGS=${SCALE_ARGS:-}
+OFFLINE_ARGS=${OFFLINE_ARGS:-}
+KYVERNO=${KYVERNO:-$root/bin/kyverno-v1.19.1}
 
 command -v jq >/dev/null || { echo "bench: jq is required" >&2; exit 1; }
 skip() { [[ $SKIP == *",$1,"* ]]; }
@@ -391,6 +397,43 @@ if ! skip scale; then
     echo
   } > "$work/section-scale.md"
   sections+=("$work/section-scale.md")
+fi
+
+# ---------------------------------------------------------------- 5. offline
+if ! skip offline; then
+  log "offline: residencyctl scan and kyverno apply over the same manifests"
+  l0=$(loadavg)
+  go build -o "$work/residencyctl" ./cmd/residencyctl
+  # shellcheck disable=SC2086
+  go run ./test/bench/offline -kyverno "$KYVERNO" -residencyctl "$work/residencyctl" $OFFLINE_ARGS > "$work/offline.json"
+  l1=$(loadavg)
+  o() { jq -r "$1" "$work/offline.json"; }
+  {
+    echo "## 5. The offline CI step: residencyctl scan and kyverno apply"
+    echo
+    echo "\`go run ./test/bench/offline -kyverno $(basename "$KYVERNO")${OFFLINE_ARGS:+ $OFFLINE_ARGS}\`: $(o .workloads) Deployment manifests ($(o .inputMiB) MiB, the"
+    echo "~10 KB Deployment of the webhook benchmark; $(o .violating) of them send e-mail addresses to the vendor resting only on Privacy"
+    echo "Shield). \`residencyctl scan\` reads them with the residency catalog of the admission benchmark; Kyverno's CLI"
+    echo "(github.com/kyverno/kyverno v1.19.1, cmd/cli/kubectl-kyverno, built unchanged by hack/kyverno/build.sh)"
+    echo "applies the admission benchmark's ValidatingAdmissionPolicy (the same CEL checks, the catalog written into it, bound to every"
+    echo "namespace). Each tool runs as a whole process, $(o .runs) times, alternating; medians. Both found the $(o .violating) violating"
+    echo "workloads (residencyctl $(o .residencyctl.violations), kyverno $(o .kyverno.violations)). Load average $l0 before, $l1 after."
+    echo
+    echo "| measure | residencyctl scan | kyverno apply | ratio | target | met? |"
+    echo "|---|---|---|---|---|---|"
+    echo "| wall time (ms) | $(fmt1 "$(o .residencyctl.wallMs)") | $(fmt1 "$(o .kyverno.wallMs)") | $(o .residencyctlOverKyvernoWall) | residencyctl faster | $(met "$(o .residencyctlOverKyvernoWall)" "<" 1) |"
+    echo "| peak RSS (MiB) | $(fmt1 "$(o .residencyctl.peakRssMiB)") | $(fmt1 "$(o .kyverno.peakRssMiB)") | $(o .residencyctlOverKyvernoRss) | | |"
+    echo
+    echo "<details><summary>raw JSON</summary>"
+    echo
+    echo '```json'
+    cat "$work/offline.json"
+    echo '```'
+    echo
+    echo "</details>"
+    echo
+  } > "$work/section-offline.md"
+  sections+=("$work/section-offline.md")
 fi
 
 LOAD_END=$(loadavg)
