@@ -14,12 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -267,11 +265,7 @@ func contentHash(u *unstructured.Unstructured) (string, error) {
 // workload or label went while the operator was down is removed. Kinds the
 // cluster does not serve at start (Cilium's, network-policy-api's) are not watched.
 func (r *EgressReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	pc, err := ctrlcache.New(mgr.GetConfig(), ctrlcache.Options{
-		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultTransform:     ctrlcache.TransformStripManagedFields(),
-		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{egress.LabelManagedBy: egress.ManagedBy}),
-	})
+	pc, err := managedCache(mgr, egress.LabelManagedBy, egress.ManagedBy)
 	if err != nil {
 		return err
 	}

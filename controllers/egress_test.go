@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -206,20 +205,7 @@ func TestEgressPoliciesOfTheSeeds(t *testing.T) {
 var seedsCut map[string]int
 
 func seedEgress(t *testing.T, dir string) {
-	raw, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want expectation
-	if err := yaml.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
-	at, err := time.Parse(time.DateOnly, want.At)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk.standBefore(at.Add(12*time.Hour), 0)
-	t.Cleanup(clk.reset)
+	want := atSeedDate(t, dir)
 
 	var objs []*unstructured.Unstructured
 	for _, f := range []string{"catalog.yaml", "workloads.yaml"} {

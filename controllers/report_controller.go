@@ -240,11 +240,7 @@ func (r *ReportReconciler) inNamespace(ctx context.Context, k WorkloadKind, ns s
 // operator manages), so that the controller can start after the manager,
 // when the cluster comes to serve the OpenReports CRD (ReportsGate).
 func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	rc, err := ctrlcache.New(mgr.GetConfig(), ctrlcache.Options{
-		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultTransform:     ctrlcache.TransformStripManagedFields(),
-		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{report.LabelManagedBy: report.ManagedBy}),
-	})
+	rc, err := managedCache(mgr, report.LabelManagedBy, report.ManagedBy)
 	if err != nil {
 		return err
 	}
@@ -264,6 +260,17 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Kind[client.Object](rc, reportMetadata(), toNamespace, managed)).
 		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch, reportOf))).
 		Complete(r)
+}
+
+// managedCache is a cache of its own for the objects this operator writes
+// (labelled key=value), apart from the manager's, so that it can start
+// after the manager (a CRD served later) and holds nothing else.
+func managedCache(mgr ctrl.Manager, key, value string) (ctrlcache.Cache, error) {
+	return ctrlcache.New(mgr.GetConfig(), ctrlcache.Options{
+		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultTransform:     ctrlcache.TransformStripManagedFields(),
+		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{key: value}),
+	})
 }
 
 // batched enqueues req(object) a batch window after the first change: the

@@ -50,6 +50,27 @@ type expectation struct {
 	} `json:"results"`
 }
 
+// atSeedDate reads a seed's expected.yaml and stands the clock at noon of
+// its date, for the test.
+func atSeedDate(t *testing.T, dir string) expectation {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want expectation
+	if err := yaml.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	at, err := time.Parse(time.DateOnly, want.At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.standBefore(at.Add(12*time.Hour), 0)
+	t.Cleanup(clk.reset)
+	return want
+}
+
 // applyFile creates every object of a fixture file, removing them at the end.
 func applyFile(t *testing.T, path string) {
 	t.Helper()
@@ -114,20 +135,7 @@ var verdictResult = map[string]string{"Compliant": "pass", "Warning": "warn", "V
 // engine tests expect.
 func TestSeed002Reports(t *testing.T) {
 	dir := filepath.Join(testenv.Root(), "test", "fixtures", "seeds", "002-pindena")
-	raw, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want expectation
-	if err := yaml.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
-	at, err := time.Parse(time.DateOnly, want.At)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk.standBefore(at.Add(12*time.Hour), 0)
-	t.Cleanup(clk.reset)
+	want := atSeedDate(t, dir)
 	startManager(t)
 	applyFile(t, filepath.Join(dir, "catalog.yaml"))
 	applyFile(t, filepath.Join(dir, "workloads.yaml"))
