@@ -109,8 +109,9 @@ type EgressMode string
 const (
 	// EgressEnforce denies what a workload's egress policy does not allow.
 	EgressEnforce EgressMode = "enforce"
-	// EgressAudit writes the policies without denying anything; Reports list
-	// what enforce would cut.
+	// EgressAudit writes the enforce policies for pods labelled
+	// dataresidency.io/egress-trial only (none unless opted in): nothing
+	// changes; Reports list what enforce would cut.
 	EgressAudit EgressMode = "audit"
 )
 
@@ -160,8 +161,8 @@ const (
 	// requireDeclaration (ignore, warn or deny) for its workloads.
 	LabelRequireDeclaration = "dataresidency.io/require-declaration"
 	// LabelEgress on a Namespace opts its workloads into egress policies:
-	// enforce (what is not allowed is denied) or audit (the policies are
-	// written without denying anything).
+	// enforce (what is not allowed is denied) or audit (the same policies,
+	// for pods labelled dataresidency.io/egress-trial only).
 	LabelEgress = "dataresidency.io/egress"
 	// LabelRegion is the well-known node label matched against providerRegion.
 	LabelRegion = "topology.kubernetes.io/region"
