@@ -10,7 +10,6 @@ import (
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/internal/egress"
-	"github.com/dataresidency/operator/internal/residency"
 )
 
 func newEgressCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -67,7 +66,7 @@ the field), 3 other errors.`,
 			if len(errs) > 0 {
 				return reportInputErrors(stderr, errs)
 			}
-			snap := residency.Compile(nil, b.Inputs(), when)
+			snap := rep.Snapshot
 			written := 0
 			for _, wr := range rep.Workloads {
 				// --mode given decides; else the Namespace's label when the
@@ -97,7 +96,7 @@ the field), 3 other errors.`,
 					if what == "" {
 						what = c.Endpoint
 					}
-					fmt.Fprintf(stderr, "note: %s: %s leaves out %s (%s): %s\n", wr.Resource, gvkName(plan), what, c.Reason, c.Message)
+					fmt.Fprintf(stderr, "note: %s: %s leaves out %s (%s): %s\n", wr.Resource, egress.GVKOf(plan.Settings.Backend).Kind, what, c.Reason, c.Message)
 				}
 				for _, n := range notes {
 					fmt.Fprintf(stderr, "note: %s: %s\n", wr.Resource, n.Message)
@@ -125,9 +124,4 @@ the field), 3 other errors.`,
 	cmd.Flags().StringArrayVar(&observedFiles, "observed", nil, "ObservedEgress objects or a dnstap capture, as scan --observed takes; repeatable")
 	cmd.Flags().StringVar(&clusterDomain, "cluster-domain", "cluster.local", "the cluster domain, for dnstap captures")
 	return cmd
-}
-
-// gvkName is the kind a plan's backend writes.
-func gvkName(plan *residency.EgressPlan) string {
-	return egress.GVKOf(plan.Settings.Backend).Kind
 }

@@ -78,9 +78,11 @@ type ScanReport struct {
 	Results []ScanResult `json:"results"`
 	Summary Summary      `json:"summary"`
 	// At is the instant evaluated; Workloads are the evaluated workloads in input order.
-	At        time.Time        `json:"-"`
-	Workloads []WorkloadResult `json:"-"`
-	Notices   []Notice         `json:"-"`
+	At time.Time `json:"-"`
+	// Snapshot is what the workloads were evaluated against.
+	Snapshot  *residency.Snapshot `json:"-"`
+	Workloads []WorkloadResult    `json:"-"`
+	Notices   []Notice            `json:"-"`
 }
 
 // WorkloadResult is the evaluation of one workload.
@@ -108,7 +110,7 @@ func Evaluate(b *Bundle, at time.Time) (*ScanReport, []*InputError) {
 				Kind: "ResidencyPolicy", Name: b.Policy.Name, Msg: err.Error()})
 		}
 	}
-	rep := &ScanReport{At: at, Results: []ScanResult{}, Notices: b.Notices}
+	rep := &ScanReport{At: at, Snapshot: snap, Results: []ScanResult{}, Notices: b.Notices}
 	policy := snap.Policy()
 	for _, w := range b.Workloads {
 		if policy.Excluded(w.Namespace) {

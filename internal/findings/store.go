@@ -443,9 +443,8 @@ func (s *Store) ByNamespaceExcepted() map[string]int {
 	return out
 }
 
-// EgressCount counts the workloads under an egress policy (one is written for
-// them) of one namespace,
-// mode and backend, and the flows their policies leave out.
+// EgressCount counts, for one namespace, mode and backend, the workloads
+// an egress policy is written for and the flows their policies leave out.
 type EgressCount struct {
 	Workloads, Cut int
 }

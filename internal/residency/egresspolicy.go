@@ -142,10 +142,6 @@ func (s *Snapshot) EgressPlan(w *Workload, res Result, mode v1alpha1.EgressMode)
 		plan.Allowed = append(plan.Allowed, EgressGrant{Subprocessor: name, Hosts: hosts, CIDRs: cidrs})
 	}
 	// Endpoints nobody claims are in no grant: cut unless alwaysAllow covers them.
-	always := NewEgressMatcher([]*v1alpha1.Subprocessor{{
-		ObjectMeta: metav1.ObjectMeta{Name: "alwaysAllow"},
-		Spec:       v1alpha1.SubprocessorSpec{Egress: &v1alpha1.Egress{Hosts: plan.Settings.AlwaysAllowHosts, CIDRs: plan.Settings.AlwaysAllowCIDRs}},
-	}})
 	seen := map[string]bool{}
 	for i := range res.Findings {
 		f := &res.Findings[i]
@@ -155,7 +151,7 @@ func (s *Snapshot) EgressPlan(w *Workload, res Result, mode v1alpha1.EgressMode)
 		seen[f.Endpoint] = true
 		ep, err := ParseEndpoint(f.Endpoint)
 		if err == nil {
-			if _, ok := always.Match(ep); ok {
+			if _, ok := s.alwaysAllow.Match(ep); ok {
 				continue
 			}
 		}
@@ -182,14 +178,19 @@ func (s *Snapshot) EgressPlan(w *Workload, res Result, mode v1alpha1.EgressMode)
 	return plan
 }
 
+// claimsMatcher matches the given claims as one Subprocessor's.
+func claimsMatcher(name string, hosts, cidrs []string) *EgressMatcher {
+	return NewEgressMatcher([]*v1alpha1.Subprocessor{{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       v1alpha1.SubprocessorSpec{Egress: &v1alpha1.Egress{Hosts: hosts, CIDRs: cidrs}},
+	}})
+}
+
 // stillCut drops from each cut what the plan allows anyway (a host another
 // allowed vendor or alwaysAllow claims too), and the cuts left with nothing:
 // the network does not deny those.
 func stillCut(plan *EgressPlan) []EgressCut {
-	allowed := NewEgressMatcher([]*v1alpha1.Subprocessor{{
-		ObjectMeta: metav1.ObjectMeta{Name: "allowed"},
-		Spec:       v1alpha1.SubprocessorSpec{Egress: &v1alpha1.Egress{Hosts: plan.AllowedHosts(), CIDRs: plan.AllowedCIDRs()}},
-	}})
+	allowed := claimsMatcher("allowed", plan.AllowedHosts(), plan.AllowedCIDRs())
 	out := plan.Cut[:0]
 	for _, c := range plan.Cut {
 		had := len(c.Hosts) + len(c.CIDRs)

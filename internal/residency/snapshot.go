@@ -43,7 +43,9 @@ type Snapshot struct {
 	bases     map[string]*compiledBasis
 	subs      map[string]*compiledSub
 	matcher   *EgressMatcher
-	next      time.Time
+	// alwaysAllow matches the policy's egressPolicy.alwaysAllow (EgressPlan).
+	alwaysAllow *EgressMatcher
+	next        time.Time
 
 	// countries caches classifications of countries named by remote access.
 	countries map[string]LocationResult
@@ -238,6 +240,7 @@ func Compile(cat *Catalog, in Inputs, at time.Time) *Snapshot {
 		s.consider(cs.result.NextTransition)
 	}
 	s.matcher = NewEgressMatcher(live)
+	s.alwaysAllow = claimsMatcher("alwaysAllow", s.policy.Egress.AlwaysAllowHosts, s.policy.Egress.AlwaysAllowCIDRs)
 	s.compileExceptions(in.Exceptions)
 
 	for region, name := range s.regions {
