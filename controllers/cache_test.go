@@ -12,7 +12,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,21 +45,26 @@ func realisticDeployment(i int) *appsv1.Deployment {
 	return d
 }
 
-// TestCacheTransformKeepsWhatEvaluationNeeds checks what stripWorkload keeps
-// and drops, and logs the memory a cached Deployment costs with and without it.
+// TestCacheTransformKeepsWhatEvaluationNeeds checks what narrowWorkload keeps
+// and drops, and logs the memory a cached Deployment costs as received, as a
+// stripped typed object and in its Cached form.
 func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 	d := realisticDeployment(1)
-	obj, _ := stripWorkload(d)
-	s := obj.(*appsv1.Deployment)
-	if s.ManagedFields != nil || s.Status.Replicas != 0 || s.Annotations["kubectl.kubernetes.io/last-applied-configuration"] != "" {
-		t.Errorf("managedFields, status or last-applied kept: %+v", s.ObjectMeta)
+	obj, _ := narrowWorkload(d)
+	c := obj.(*residency.Cached)
+	if c.ManagedFields != nil || c.Annotations["kubectl.kubernetes.io/last-applied-configuration"] != "" {
+		t.Errorf("managedFields or last-applied kept: %+v", c.ObjectMeta)
 	}
-	if s.Annotations["dataresidency.io/subprocessors"] == "" || len(s.Spec.Template.Spec.Containers[0].Env) != 3 {
-		t.Errorf("declarations or env dropped")
+	if c.Annotations["dataresidency.io/subprocessors"] == "" || len(c.Workload.PodSpec.Containers[0].Env) != 3 || c.Labels["tier"] != "backend" {
+		t.Errorf("declarations, labels or env dropped: %+v", c)
+	}
+	typed := c.Object().(*appsv1.Deployment)
+	if typed.Status.Replicas != 0 || typed.Spec.Template.Spec.Containers[0].Image != "" || len(typed.Spec.Template.Spec.Containers[0].Env) != 3 || typed.Name != d.Name {
+		t.Errorf("typed form: %+v", typed)
 	}
 
 	const n = 5000
-	measure := func(transform bool) float64 {
+	measure := func(form string) float64 {
 		// Decode from JSON as the informer does, so sizes are those of real objects.
 		raw, err := json.Marshal(realisticDeployment(0))
 		if err != nil {
@@ -69,15 +73,18 @@ func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 		goruntime.GC()
 		var before goruntime.MemStats
 		goruntime.ReadMemStats(&before)
-		keep := make([]*appsv1.Deployment, n)
+		keep := make([]any, n)
 		for i := range keep {
-			var d appsv1.Deployment
-			_ = json.Unmarshal(raw, &d)
-			if transform {
-				o, _ := stripWorkload(&d)
-				keep[i] = o.(*appsv1.Deployment)
-			} else {
-				keep[i] = &d
+			d := &appsv1.Deployment{}
+			_ = json.Unmarshal(raw, d)
+			switch form {
+			case "stripped":
+				residency.Strip(d)
+				keep[i] = d
+			case "cached":
+				keep[i], _ = narrowWorkload(d)
+			default:
+				keep[i] = d
 			}
 		}
 		goruntime.GC()
@@ -86,10 +93,10 @@ func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 		goruntime.KeepAlive(keep)
 		return float64(after.HeapAlloc-before.HeapAlloc) / n
 	}
-	raw, stripped := measure(false), measure(true)
-	t.Logf("cached Deployment: %.0f bytes as received, %.0f bytes after the transform", raw, stripped)
-	if stripped >= raw {
-		t.Errorf("the transform saves nothing: %.0f >= %.0f bytes", stripped, raw)
+	raw, stripped, cached := measure("raw"), measure("stripped"), measure("cached")
+	t.Logf("cached Deployment: %.0f bytes as received, %.0f as a stripped typed object, %.0f in its Cached form", raw, stripped, cached)
+	if cached >= stripped || stripped >= raw {
+		t.Errorf("the Cached form saves nothing: %.0f, %.0f, %.0f bytes", raw, stripped, cached)
 	}
 }
 
@@ -138,11 +145,16 @@ func TestStrippedWorkloadsEvaluateTheSame(t *testing.T) {
 		for _, w := range workloads {
 			full, _ := residency.WorkloadOf(w)
 			want := snap.Evaluate(full)
-			stripped, _ := stripWorkload(w.DeepCopyObject())
-			sw, _ := residency.WorkloadOf(stripped.(runtime.Object))
-			got := snap.Evaluate(sw)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("%s %s/%s: stripped %+v\nfull %+v", filepath.Base(dir), w.GetNamespace(), w.GetName(), got, want)
+			narrowed, _ := narrowWorkload(w.DeepCopyObject())
+			c := narrowed.(*residency.Cached)
+			// Evaluated as the reconciler reads it, and as a reader of the
+			// typed kind gets it back from the cache.
+			for form, obj := range map[string]runtime.Object{"cached": c, "typed from the cache": c.Object()} {
+				sw, _ := residency.WorkloadOf(obj)
+				got := snap.Evaluate(sw)
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s %s/%s: %s %+v\nfull %+v", filepath.Base(dir), w.GetNamespace(), w.GetName(), form, got, want)
+				}
 			}
 			checked++
 		}
@@ -157,15 +169,16 @@ func TestStrippedWorkloadsEvaluateTheSame(t *testing.T) {
 // the objects of an initial list; the second pass must change nothing and
 // copy nothing.
 func TestTransformIsIdempotent(t *testing.T) {
-	once, _ := stripWorkload(realisticDeployment(1))
-	first := once.(*appsv1.Deployment).DeepCopy()
-	containers := &once.(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
-	twice, _ := stripWorkload(once)
-	d := twice.(*appsv1.Deployment)
-	if !equality.Semantic.DeepEqual(first, d) {
-		t.Errorf("a second transform changed the object:\n%+v\n%+v", first, d)
+	once, _ := narrowWorkload(realisticDeployment(1))
+	twice, _ := narrowWorkload(once)
+	if once != twice {
+		t.Errorf("a second transform made a new object")
 	}
-	if &d.Spec.Template.Spec.Containers[0] != containers {
-		t.Errorf("a second transform copied the containers again")
+	if _, ok := once.(*residency.Cached); !ok {
+		t.Errorf("a Deployment is cached as %T", once)
+	}
+	cm := &corev1.ConfigMap{}
+	if other, _ := narrowWorkload(cm); other != cm {
+		t.Errorf("a ConfigMap was changed to %T", other)
 	}
 }

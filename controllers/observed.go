@@ -97,6 +97,9 @@ func setupObserved(ctx context.Context, mgr ctrl.Manager, c *Controllers, owners
 		if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 			obj = t.Obj
 		}
+		if c, ok := obj.(*residency.Cached); ok {
+			obj = c.Object() // the cache keeps workloads narrowed (NewCache)
+		}
 		p, _ := obj.(*corev1.Pod)
 		return p
 	}

@@ -20,8 +20,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -39,35 +37,6 @@ func NewScheme() *runtime.Scheme {
 	utilruntime.Must(v1alpha1.AddToScheme(s))
 	utilruntime.Must(openreports.Install(s))
 	return s
-}
-
-// CacheOptions keeps in the informer cache only what evaluation needs: no
-// managedFields anywhere, no status and no last-applied-configuration on
-// workloads. Reports are not in it: the Report controller keeps the metadata
-// of the Reports this operator manages in a cache of its own, created once
-// the OpenReports CRD is served (a manager's cache cannot be created for a
-// kind the cluster does not serve).
-func CacheOptions() ctrlcache.Options {
-	workload := ctrlcache.ByObject{Transform: stripWorkload}
-	byObject := map[client.Object]ctrlcache.ByObject{}
-	for _, k := range residency.WorkloadKinds() {
-		byObject[k.New().(client.Object)] = workload
-	}
-	return ctrlcache.Options{
-		DefaultTransform: ctrlcache.TransformStripManagedFields(),
-		ByObject:         byObject,
-	}
-}
-
-// stripWorkload keeps of a cached workload exactly what the engine reads
-// (residency.Strip: the engine's Workload type declares it) and the object's
-// identity and owner references; labels, status, managed fields, kubectl's
-// last-applied copy, images, probes, volumes... are dropped as it enters the cache.
-func stripWorkload(obj any) (any, error) {
-	if o, ok := obj.(runtime.Object); ok {
-		residency.Strip(o)
-	}
-	return obj, nil
 }
 
 // Options configure the reconcilers.
@@ -121,6 +90,9 @@ type Controllers struct {
 
 // Setup registers the field indexes, the metrics and every reconciler with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, error) {
+	if _, ok := mgr.GetCache().(*WorkloadCache); !ok {
+		return nil, fmt.Errorf("the manager's cache is a %T: create the manager with NewCache: controllers.NewCache", mgr.GetCache())
+	}
 	if err := SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}

@@ -18,8 +18,8 @@ import (
 
 // This file declares, once, what the engine reads of an object that runs
 // pods. The admission webhook decodes the object under review straight into
-// these types (DecodeWorkload), the controllers' cache keeps exactly these
-// fields (Strip), and residencyctl converts typed objects into them
+// these types (DecodeWorkload), the controllers' cache keeps the objects as
+// these types (Narrow, Cached), and residencyctl converts typed objects into them
 // (WorkloadOf). A field the engine starts to read is added here, to the JSON
 // PodSpec or the JSON shapes, to PodSpecOf and to PodSpec.Core; internal/webhook's differential
 // test fails if one of the three paths misses it.
@@ -247,6 +247,10 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 // template of its jobTemplate). The second result is false for any other object.
 // The Workload shares env slices and annotation maps with obj: treat them as read-only.
 func WorkloadOf(obj runtime.Object) (*Workload, bool) {
+	if c, ok := obj.(*Cached); ok {
+		w := *c.Workload
+		return &w, true
+	}
 	meta, template, spec, ok := workloadParts(obj)
 	if !ok {
 		return nil, false
@@ -490,80 +494,6 @@ func (c *Container) core() corev1.Container {
 		out.VolumeMounts = append(out.VolumeMounts, corev1.VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath})
 	}
 	return out
-}
-
-// Strip reduces a typed workload object, in place, to what WorkloadOf reads,
-// keeping its identity and owner references: the controllers' cache holds
-// workloads so. Status, managed fields, other annotations and the rest of the
-// spec are dropped; labels stay (ResidencyExceptions select workloads by them). An object Strip already reduced is left as it is
-// (client-go transforms the objects of an initial list twice). It reports
-// false, leaving obj alone, for any other object.
-func Strip(obj runtime.Object) bool {
-	meta, tmpl, spec, ok := workloadParts(obj)
-	if !ok {
-		return false
-	}
-	if tmpl != nil {
-		spec = &tmpl.Spec
-	}
-	if stripped(meta, spec) {
-		return true
-	}
-	w, _ := WorkloadOf(obj)
-	kept := w.PodSpec.Core()
-	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: w.TemplateAnnotations}, Spec: kept}
-	// The template's labels select the pods only where the object states no selector.
-	sel := selectorOf(obj)
-	if sel == nil && tmpl != nil {
-		template.Labels = tmpl.Labels
-	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		// Observed egress attributes DNS queries to Pods by address: a Pod
-		// keeps its addresses, phase and hostNetwork (internal/observe).
-		o.Spec, o.Status = kept, corev1.PodStatus{Phase: o.Status.Phase, PodIP: o.Status.PodIP, PodIPs: o.Status.PodIPs}
-	case *appsv1.Deployment:
-		o.Spec, o.Status = appsv1.DeploymentSpec{Selector: sel, Template: template}, appsv1.DeploymentStatus{}
-	case *appsv1.StatefulSet:
-		o.Spec, o.Status = appsv1.StatefulSetSpec{Selector: sel, Template: template}, appsv1.StatefulSetStatus{}
-	case *appsv1.DaemonSet:
-		o.Spec, o.Status = appsv1.DaemonSetSpec{Selector: sel, Template: template}, appsv1.DaemonSetStatus{}
-	case *appsv1.ReplicaSet:
-		o.Spec, o.Status = appsv1.ReplicaSetSpec{Selector: sel, Template: template}, appsv1.ReplicaSetStatus{}
-	case *corev1.ReplicationController:
-		o.Spec, o.Status = corev1.ReplicationControllerSpec{Selector: o.Spec.Selector, Template: &template}, corev1.ReplicationControllerStatus{}
-	case *batchv1.Job:
-		o.Spec, o.Status = batchv1.JobSpec{Selector: sel, Template: template}, batchv1.JobStatus{}
-	case *batchv1.CronJob:
-		o.Spec = batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template}}}
-		o.Status = batchv1.CronJobStatus{}
-	}
-	meta.ManagedFields, meta.Annotations = nil, w.Annotations
-	return true
-}
-
-// stripped reports whether Strip already reduced an object: the API server
-// requires an image on every container, and only Strip removes them.
-func stripped(meta *metav1.ObjectMeta, spec *corev1.PodSpec) bool {
-	if meta.ManagedFields != nil || len(residencyAnnotations(meta.Annotations)) != len(meta.Annotations) {
-		return false
-	}
-	for i := range spec.InitContainers {
-		if spec.InitContainers[i].Image != "" {
-			return false
-		}
-	}
-	for i := range spec.Containers {
-		if spec.Containers[i].Image != "" {
-			return false
-		}
-	}
-	for i := range spec.EphemeralContainers {
-		if spec.EphemeralContainers[i].Image != "" {
-			return false
-		}
-	}
-	return true
 }
 
 // residencyAnnotations returns the dataresidency.io/ annotations of in: in

@@ -244,7 +244,7 @@ func TestNetworkPolicyOnTheWire(t *testing.T) {
 	ctx := context.Background()
 
 	// The operator's controllers.
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Cache: controllers.CacheOptions(),
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, NewCache: controllers.NewCache,
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		t.Fatal(err)

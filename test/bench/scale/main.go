@@ -68,6 +68,12 @@ type result struct {
 	LiveHeapMiB              float64 `json:"liveHeapMiB"`
 	LiveHeapBytesPerWorkload float64 `json:"liveHeapBytesPerWorkload"`
 	ReportsChecked           int     `json:"reportsChecked"`
+	// The Reports as stored, after the cold start: the largest one's JSON
+	// and the average bytes per result (what each Report write costs the
+	// API server grows with them).
+	LargestReportKiB float64 `json:"largestReportKiB"`
+	BytesPerResult   float64 `json:"bytesPerResult"`
+	Results          int     `json:"results"`
 }
 
 var (
@@ -282,6 +288,9 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 	}
 	res.ColdStartSeconds = time.Since(start).Seconds()
 	logf("every Report current %.1fs after start", res.ColdStartSeconds)
+	if err := measureReports(ctx, cfg, &res); err != nil {
+		return err
+	}
 	if pprofDir != "" {
 		fetchProfile("heap", "heap-after-coldstart.pprof")
 		profiling.Wait()
@@ -374,7 +383,15 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 	res.HeapInuseMiB = managerMetric("go_memstats_heap_inuse_bytes ") / (1 << 20)
 	res.NextGCMiB = managerMetric("go_memstats_next_gc_bytes ") / (1 << 20)
 	if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1"); err == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		var w io.Writer = io.Discard
+		if pprofDir != "" {
+			// The live heap, after a collection: what the manager keeps.
+			if f, err := os.Create(filepath.Join(pprofDir, "heap-live.pprof")); err == nil {
+				defer f.Close()
+				w = f
+			}
+		}
+		_, _ = io.Copy(w, resp.Body)
 		_ = resp.Body.Close()
 		live := managerMetric("go_memstats_heap_alloc_bytes ")
 		res.LiveHeapMiB = live / (1 << 20)
@@ -441,6 +458,7 @@ func createAll(ctx context.Context, c client.Client, objs []client.Object, worke
 // failing is given, exactly those workloads fail.
 func waitReports(ctx context.Context, c client.Reader, n int, failing map[string]bool, res *result) error {
 	deadline := time.Now().Add(waitLimit)
+	debug, lastFails := os.Getenv("SCALE_DEBUG") != "", -1
 	for {
 		var list openreports.ReportList
 		if err := c.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
@@ -465,6 +483,10 @@ func waitReports(ctx context.Context, c client.Reader, n int, failing map[string
 			}
 		}
 		res.ReportsChecked = len(list.Items)
+		if debug && failing != nil && fails != lastFails {
+			logf("progress: %d of %d affected workloads fail", fails, len(failing))
+			lastFails = fails
+		}
 		done := len(seen) == n && wrong == 0 && (failing == nil || fails >= len(failing))
 		if done {
 			return nil
@@ -538,6 +560,44 @@ func installCRDs(kubeconfig string) error {
 		}
 	}
 	time.Sleep(2 * time.Second) // let the CRDs be established
+	return nil
+}
+
+// measureReports reads every Report as the API server stores it (JSON).
+func measureReports(ctx context.Context, cfg *rest.Config, res *result) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/apis/openreports.io/v1alpha1/reports").DoRaw(ctx)
+	if err != nil {
+		return err
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return err
+	}
+	var total int
+	for _, item := range list.Items {
+		var r struct {
+			Results []json.RawMessage `json:"results"`
+		}
+		if err := json.Unmarshal(item, &r); err != nil {
+			return err
+		}
+		res.Results += len(r.Results)
+		if os.Getenv("SCALE_DEBUG") != "" && len(r.Results) > 0 && total == 0 {
+			logf("a result: %s", r.Results[0])
+		}
+		total += len(item)
+		res.LargestReportKiB = max(res.LargestReportKiB, float64(len(item))/1024)
+	}
+	if res.Results > 0 {
+		res.BytesPerResult = float64(total) / float64(res.Results)
+	}
+	logf("%d Reports, %d results, %.0f bytes per result, the largest %.0f KiB", len(list.Items), res.Results, res.BytesPerResult, res.LargestReportKiB)
 	return nil
 }
 
