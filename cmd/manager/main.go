@@ -85,7 +85,7 @@ func main() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		PprofBindAddress:        pprofAddr,
 		Scheme:                  scheme,
-		NewCache: controllers.NewCache,
+		NewCache:                controllers.NewCache,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElect,
