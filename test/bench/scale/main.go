@@ -74,6 +74,15 @@ type result struct {
 	LargestReportKiB float64 `json:"largestReportKiB"`
 	BytesPerResult   float64 `json:"bytesPerResult"`
 	Results          int     `json:"results"`
+	Reports          int     `json:"reports"`
+	// LargestReportKiBAfter is the largest Report once the affected
+	// workloads fail (their messages are longer).
+	LargestReportKiBAfter float64 `json:"largestReportKiBAfter"`
+	// CPU seconds each process spent from the invalidation until every
+	// affected Report was current (kube-apiserver, etcd, the manager), and
+	// the requests the API server served in that time by verb and resource.
+	InvalidationCPU      map[string]float64 `json:"invalidationCpuSeconds"`
+	InvalidationRequests map[string]float64 `json:"invalidationRequests"`
 }
 
 var (
@@ -145,6 +154,7 @@ func main() {
 	)
 	flag.StringVar(&extraArgs, "manager-args", "", "extra space-separated flags for the manager")
 	flag.StringVar(&memLimit, "gomemlimit", "", "GOMEMLIMIT for the manager (as a Deployment would set from its memory limit); empty: none")
+	flag.DurationVar(&waitLimit, "wait", waitLimit, "how long to wait for the Reports (each phase)")
 	flag.StringVar(&pprofDir, "pprof-dir", "", "write the manager's CPU profile (cold start) and heap profile (after it) here")
 	flag.Parse()
 	if err := run(*deployments, *namespaces, *subs, *affected, *workers, *manager); err != nil {
@@ -288,7 +298,7 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 	}
 	res.ColdStartSeconds = time.Since(start).Seconds()
 	logf("every Report current %.1fs after start", res.ColdStartSeconds)
-	if err := measureReports(ctx, cfg, &res); err != nil {
+	if res.Reports, res.Results, res.BytesPerResult, res.LargestReportKiB, err = measureReports(ctx, cfg); err != nil {
 		return err
 	}
 	if pprofDir != "" {
@@ -305,6 +315,12 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 				}
 			}
 		}
+	}
+
+	// The invalidation meets an idle operator, as a legal event would: the
+	// cold start's own status writes (batched counts) are done.
+	if err := waitQuiet(ctx); err != nil {
+		return err
 	}
 
 	// Invalidate basis-001: the affected Deployments must all fail.
@@ -336,6 +352,14 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	reqBefore := apiserverRequests(ctx, cfg)
+	pids := map[string]int{"manager": mgr.Process.Pid}
+	for _, p := range cl.Processes() {
+		pids[p.Name] = p.Pid
+	}
+	cpuBefore := map[string]float64{}
+	for name, pid := range pids {
+		cpuBefore[name], _ = cpuSeconds(pid)
+	}
 	evalBefore := evaluations()
 	start = time.Now()
 	if err := c.Update(ctx, &tb); err != nil {
@@ -355,14 +379,22 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 		return err
 	}
 	res.InvalidationSeconds = time.Since(start).Seconds()
-	if os.Getenv("SCALE_DEBUG") != "" {
-		after := apiserverRequests(ctx, cfg)
-		for k, v := range after {
-			if d := v - reqBefore[k]; d >= 10 {
-				logf("apiserver requests during invalidation: %s %.0f", k, d)
-			}
+	res.InvalidationCPU = map[string]float64{}
+	for name, pid := range pids {
+		if v, err := cpuSeconds(pid); err == nil {
+			res.InvalidationCPU[name] = v - cpuBefore[name]
 		}
 	}
+	res.InvalidationRequests = map[string]float64{}
+	for k, v := range apiserverRequests(ctx, cfg) {
+		if d := v - reqBefore[k]; d >= 10 && !strings.HasPrefix(k, "WATCH") && !strings.HasPrefix(k, "GET ") {
+			res.InvalidationRequests[k] = d
+		}
+	}
+	if _, _, _, res.LargestReportKiBAfter, err = measureReports(ctx, cfg); err != nil {
+		return err
+	}
+	logf("during the invalidation: CPU seconds %v, requests %v", res.InvalidationCPU, res.InvalidationRequests)
 	logf("the %d affected workloads fail in their Reports %.2fs after the invalidation", nAffected, res.InvalidationSeconds)
 	profiling.Wait()
 
@@ -495,7 +527,9 @@ func waitReports(ctx context.Context, c client.Reader, n int, failing map[string
 			return fmt.Errorf("reports not current after %s: %d of %d workloads seen, %d of %d failing, %d unexpected failures (e.g. %s)",
 				waitLimit, len(seen), n, fails, len(failing), wrong, sample)
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Reading every result costs this process (on the same cores) about
+		// a millisecond per thousand workloads: poll less often at scale.
+		time.Sleep(time.Duration(max(1, n/10000)) * 50 * time.Millisecond)
 	}
 }
 
@@ -563,21 +597,47 @@ func installCRDs(kubeconfig string) error {
 	return nil
 }
 
-// measureReports reads every Report as the API server stores it (JSON).
-func measureReports(ctx context.Context, cfg *rest.Config, res *result) error {
+// waitQuiet waits until the manager has had no queued item and no running
+// reconcile for longer than the Report batch window (500 ms), whose delayed
+// items the queue depth does not show.
+func waitQuiet(ctx context.Context) error {
+	const quietFor = 1500 * time.Millisecond
+	deadline := time.Now().Add(waitLimit)
+	var since time.Time
+	for ctx.Err() == nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the manager did not become idle in %s", waitLimit)
+		}
+		busy := managerMetric("workqueue_depth{") + managerMetric("controller_runtime_active_workers{")
+		switch {
+		case busy != 0:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= quietFor:
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return ctx.Err()
+}
+
+// measureReports reads every Report as the API server stores it (JSON): how
+// many, their results, the average bytes per result and the largest Report.
+func measureReports(ctx context.Context, cfg *rest.Config) (reports, results int, bytesPerResult, largestKiB float64, err error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return 0, 0, 0, 0, err
 	}
 	raw, err := cs.RESTClient().Get().AbsPath("/apis/openreports.io/v1alpha1/reports").DoRaw(ctx)
 	if err != nil {
-		return err
+		return 0, 0, 0, 0, err
 	}
 	var list struct {
 		Items []json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return err
+		return 0, 0, 0, 0, err
 	}
 	var total int
 	for _, item := range list.Items {
@@ -585,20 +645,20 @@ func measureReports(ctx context.Context, cfg *rest.Config, res *result) error {
 			Results []json.RawMessage `json:"results"`
 		}
 		if err := json.Unmarshal(item, &r); err != nil {
-			return err
+			return 0, 0, 0, 0, err
 		}
-		res.Results += len(r.Results)
 		if os.Getenv("SCALE_DEBUG") != "" && len(r.Results) > 0 && total == 0 {
 			logf("a result: %s", r.Results[0])
 		}
+		results += len(r.Results)
 		total += len(item)
-		res.LargestReportKiB = max(res.LargestReportKiB, float64(len(item))/1024)
+		largestKiB = max(largestKiB, float64(len(item))/1024)
 	}
-	if res.Results > 0 {
-		res.BytesPerResult = float64(total) / float64(res.Results)
+	if results > 0 {
+		bytesPerResult = float64(total) / float64(results)
 	}
-	logf("%d Reports, %d results, %.0f bytes per result, the largest %.0f KiB", len(list.Items), res.Results, res.BytesPerResult, res.LargestReportKiB)
-	return nil
+	logf("%d Reports, %d results, %.0f bytes per result, the largest %.0f KiB", len(list.Items), results, bytesPerResult, largestKiB)
+	return len(list.Items), results, bytesPerResult, largestKiB, nil
 }
 
 // apiserverRequests reads apiserver_request_total by verb and resource.
