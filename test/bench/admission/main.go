@@ -12,6 +12,9 @@
 //	         ValidatingWebhookConfiguration on https://127.0.0.1:<port>,
 //	         in namespaces labelled dataresidency.io/enforcement=deny
 //	vap      the ValidatingAdmissionPolicy and its binding
+//	kyverno  (with -kyverno) Kyverno's admission controller, its own
+//	         process with webhooks registered by URL, enforcing the same
+//	         checks as a Kyverno ValidatingPolicy (benchdata.KyvernoPolicy)
 //
 // in rounds, each round running the three in a random order (seeded), so
 // that drift (the store growing, a neighbour's load) spreads over all three.
@@ -83,8 +86,10 @@ const (
 	phaseNone    = "none"
 	phaseWebhook = "webhook"
 	phaseVAP     = "vap"
+	phaseKyverno = "kyverno"
 )
 
+// phases are the phases of a run (phaseKyverno added with -kyverno).
 var phases = []string{phaseNone, phaseWebhook, phaseVAP}
 
 type phaseStats struct {
@@ -122,6 +127,20 @@ type result struct {
 	// The median over rounds of each round's ratio (drift-robust).
 	RoundMedianWebhookOverNoneP99 float64 `json:"roundMedianWebhookOverNoneP99"`
 	RoundMedianWebhookOverVAPP99  float64 `json:"roundMedianWebhookOverVapP99"`
+	// Against Kyverno (with -kyverno): latency, kube-apiserver's CPU per
+	// create, and each engine's own CPU per create (the manager's in the
+	// webhook phase, Kyverno's in its phase, each less its CPU in the none
+	// phase, where both run idle or reconciling).
+	WebhookOverKyvernoP50            float64 `json:"webhookOverKyvernoP50,omitempty"`
+	WebhookOverKyvernoP99            float64 `json:"webhookOverKyvernoP99,omitempty"`
+	RoundMedianWebhookOverKyvernoP99 float64 `json:"roundMedianWebhookOverKyvernoP99,omitempty"`
+	WebhookOverKyvernoAPIServerCPU   float64 `json:"webhookOverKyvernoApiserverCpu,omitempty"`
+	ManagerAddedCPUMsPerCreate       float64 `json:"managerAddedCpuMsPerCreate,omitempty"`
+	KyvernoAddedCPUMsPerCreate       float64 `json:"kyvernoAddedCpuMsPerCreate,omitempty"`
+	WebhookOverKyvernoEngineCPU      float64 `json:"webhookOverKyvernoEngineCpu,omitempty"`
+	KyvernoWebhooks                  string  `json:"kyvernoWebhooks,omitempty"`
+	KyvernoVersion                   string  `json:"kyvernoVersion,omitempty"`
+	APIServerKyvernoMeanMs           float64 `json:"apiserverKyvernoMeanMs,omitempty"`
 
 	// As the API server measured the admission step itself (its metrics):
 	// the webhook call (TLS round trip included) and the policy's check.
@@ -144,6 +163,7 @@ func main() {
 	flag.IntVar(&o.namespaces, "namespaces", 20, "namespaces the creates are spread over (keeps each namespace's Report small)")
 	flag.Int64Var(&o.seed, "seed", 1, "seed of the phase order")
 	flag.StringVar(&o.manager, "manager", filepath.Join(testenv.Root(), "bin", "manager"), "manager binary (go build -o bin/manager ./cmd/manager)")
+	flag.StringVar(&o.kyverno, "kyverno", "", "Kyverno's admission controller (hack/kyverno/build.sh, cmd/kyverno "+kyvernoVersion+"): adds the kyverno phase")
 	flag.BoolVar(&o.verbose, "v", false, "progress on stderr")
 	flag.StringVar(&o.pprofDir, "pprof-dir", "", "after the measured rounds, profile kube-apiserver and the manager while creating in each phase, into this directory (<component>-<phase>.pprof)")
 	flag.DurationVar(&o.pprofFor, "pprof-seconds", 10*time.Second, "how long each phase is profiled")
@@ -168,6 +188,7 @@ type options struct {
 	creates, concurrency, rounds, warmup, namespaces int
 	seed                                             int64
 	manager                                          string
+	kyverno                                          string
 	verbose                                          bool
 	pprofDir                                         string
 	pprofFor                                         time.Duration
@@ -254,6 +275,21 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, fmt.Errorf("creating the ValidatingAdmissionPolicy: %w", err)
 	}
 	sw := &switcher{c: c, cs: cs, vwc: vwc, binding: binding, probeNS: nss[0]}
+	if o.kyverno != "" {
+		kp, err := benchdata.KyvernoPolicy(policy, binding)
+		if err != nil {
+			return nil, err
+		}
+		logf("starting Kyverno's admission controller")
+		ky, err := startKyverno(ctx, o.kyverno, cl.Kubeconfig(), dir, c, cs)
+		if err != nil {
+			return nil, err
+		}
+		defer ky.stop(context.Background())
+		sw.kyverno, sw.kyvernoPolicy = ky, kp
+		phases = append(phases, phaseKyverno)
+		res.KyvernoVersion = kyvernoVersion
+	}
 
 	tmpl := benchdata.RealisticDeployment()
 	raw, _ := json.Marshal(tmpl)
@@ -276,6 +312,9 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 
 	pids := map[string]int{"manager": mgr.cmd.Process.Pid, "client": os.Getpid()}
+	if sw.kyverno != nil {
+		pids["kyverno"] = sw.kyverno.cmd.Process.Pid
+	}
 	for _, p := range cl.Processes() {
 		pids[p.Name] = p.Pid
 	}
@@ -338,6 +377,12 @@ func run(ctx context.Context, o options) (*result, error) {
 	res.APIServerWebhookMeanMs = meanMs(apiBefore, apiAfter, "apiserver_admission_webhook_admission_duration_seconds", `name="`+webhookName+`"`)
 	res.APIServerVAPMeanMs = meanMs(apiBefore, apiAfter, "apiserver_validating_admission_policy_check_duration_seconds", `policy="`+policyName+`"`)
 	res.ManagerHandlerMeanMs = meanMs(mgrBefore, mgrAfter, "controller_runtime_webhook_latency_seconds", `webhook="/validate-workloads"`)
+	if sw.kyverno != nil {
+		res.KyvernoWebhooks = strings.Join(sw.kyvernoWebhooks, ",")
+		for _, name := range sw.kyvernoWebhooks {
+			res.APIServerKyvernoMeanMs += meanMs(apiBefore, apiAfter, "apiserver_admission_webhook_admission_duration_seconds", `name="`+name+`"`)
+		}
+	}
 
 	for _, p := range phases {
 		d := durations[p]
@@ -365,6 +410,18 @@ func run(ctx context.Context, o options) (*result, error) {
 		rv = append(rv, wh.RoundP99Ms[i]/vap.RoundP99Ms[i])
 	}
 	res.RoundMedianWebhookOverNoneP99, res.RoundMedianWebhookOverVAPP99 = round2(median(rn)), round2(median(rv))
+	if ky := res.Phases[phaseKyverno]; ky != nil {
+		res.WebhookOverKyvernoP50, res.WebhookOverKyvernoP99 = ratio(wh.P50Ms, ky.P50Ms), ratio(wh.P99Ms, ky.P99Ms)
+		var rk []float64
+		for i := range wh.RoundP99Ms {
+			rk = append(rk, wh.RoundP99Ms[i]/ky.RoundP99Ms[i])
+		}
+		res.RoundMedianWebhookOverKyvernoP99 = round2(median(rk))
+		res.WebhookOverKyvernoAPIServerCPU = ratio(wh.CPUMsPerCreate["kube-apiserver"], ky.CPUMsPerCreate["kube-apiserver"])
+		res.ManagerAddedCPUMsPerCreate = round2(wh.CPUMsPerCreate["manager"] - none.CPUMsPerCreate["manager"])
+		res.KyvernoAddedCPUMsPerCreate = round2(ky.CPUMsPerCreate["kyverno"] - none.CPUMsPerCreate["kyverno"])
+		res.WebhookOverKyvernoEngineCPU = ratio(res.ManagerAddedCPUMsPerCreate, res.KyvernoAddedCPUMsPerCreate)
+	}
 
 	if o.pprofDir != "" {
 		if err := profilePhases(ctx, o, cs, sw, cr, metricsURL, fmt.Sprintf("http://127.0.0.1:%d", ports[3])); err != nil {
@@ -446,6 +503,11 @@ type switcher struct {
 	vwc     *admissionregistrationv1.ValidatingWebhookConfiguration
 	binding *unstructured.Unstructured
 	probeNS string
+	// kyverno, when running, enforces kyvernoPolicy in the kyverno phase;
+	// kyvernoWebhooks are the webhooks it registered for it.
+	kyverno         *kyverno
+	kyvernoPolicy   *unstructured.Unstructured
+	kyvernoWebhooks []string
 }
 
 func (s *switcher) set(ctx context.Context, phase string) error {
@@ -457,6 +519,26 @@ func (s *switcher) set(ctx context.Context, phase string) error {
 	}
 	probe := benchdata.ViolatingDeployment(s.probeNS)
 	deadline := time.Now().Add(60 * time.Second)
+	if s.kyverno != nil {
+		// Kyverno registers (and removes) its webhook for a policy itself:
+		// wait for its configuration to follow the policy.
+		if err := s.ensure(ctx, s.kyvernoPolicy.DeepCopy(), phase == phaseKyverno); err != nil {
+			return err
+		}
+		for {
+			serving, err := s.kyverno.serving(ctx)
+			if err == nil && serving == (phase == phaseKyverno) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("kyverno's webhook configuration does not follow the %s phase after 60s (%v): %s", phase, err, tail(s.kyverno.log))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if phase == phaseKyverno && s.kyvernoWebhooks == nil {
+			s.kyvernoWebhooks = s.kyverno.webhookNames(ctx)
+		}
+	}
 	for {
 		_, err := s.cs.AppsV1().Deployments(s.probeNS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		var in bool
@@ -467,6 +549,8 @@ func (s *switcher) set(ctx context.Context, phase string) error {
 			in = err != nil && strings.Contains(err.Error(), `admission webhook "`+webhookName+`" denied the request`) && strings.Contains(err.Error(), "[BasisNotValid]")
 		case phaseVAP:
 			in = err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+policyName+"'") && strings.Contains(err.Error(), "[BasisNotValid]")
+		case phaseKyverno:
+			in = err != nil && strings.Contains(err.Error(), "kyverno") && strings.Contains(err.Error(), "denied the request") && strings.Contains(err.Error(), "[BasisNotValid]")
 		}
 		if in {
 			return nil

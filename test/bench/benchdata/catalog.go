@@ -241,3 +241,49 @@ func ViolatingDeployment(ns string) *appsv1.Deployment {
 		},
 	}
 }
+
+// KyvernoPolicy is the ValidatingAdmissionPolicy and its binding as one
+// Kyverno ValidatingPolicy (policies.kyverno.io/v1, the CEL policy type that
+// Kyverno 1.19 recommends over the deprecated ClusterPolicy): the same
+// variables and validations, evaluated by Kyverno's admission controller
+// instead of kube-apiserver, denying (validationActions: Deny, the
+// ValidatingPolicy's Enforce) in the namespaces the binding selects.
+func KyvernoPolicy(policy, binding *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	spec, _, err := unstructured.NestedMap(policy.Object, "spec")
+	if err != nil {
+		return nil, err
+	}
+	match, _, err := unstructured.NestedMap(spec, "matchConstraints")
+	if err != nil {
+		return nil, err
+	}
+	exprs, _, err := unstructured.NestedSlice(match, "namespaceSelector", "matchExpressions")
+	if err != nil {
+		return nil, err
+	}
+	more, _, err := unstructured.NestedSlice(binding.Object, "spec", "matchResources", "namespaceSelector", "matchExpressions")
+	if err != nil {
+		return nil, err
+	}
+	if err := unstructured.SetNestedSlice(match, append(exprs, more...), "namespaceSelector", "matchExpressions"); err != nil {
+		return nil, err
+	}
+	actions, _, err := unstructured.NestedSlice(binding.Object, "spec", "validationActions")
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "policies.kyverno.io/v1",
+		"kind":       "ValidatingPolicy",
+		"metadata":   map[string]any{"name": policy.GetName()},
+		"spec": map[string]any{
+			"failurePolicy":     spec["failurePolicy"],
+			"matchConstraints":  match,
+			"variables":         spec["variables"],
+			"validations":       spec["validations"],
+			"validationActions": actions,
+			// Admission only: no background scans (nor their controller).
+			"evaluation": map[string]any{"background": map[string]any{"enabled": false}},
+		},
+	}}, nil
+}
