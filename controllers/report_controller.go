@@ -38,12 +38,20 @@ type ReportReconciler struct {
 	Changes <-chan event.GenericEvent
 	// Workers is the number of concurrent reconciles.
 	Workers int
-	// Batch is how long a namespace's Report waits after the first change of
-	// its findings before it is written, so that a burst of re-evaluations
-	// (a basis used by a thousand workloads) becomes one write per namespace.
-	Batch   time.Duration
-	mu      sync.Mutex
-	written map[types.NamespacedName]writtenReport
+	// Batch is how long a namespace's findings must stay unchanged before its
+	// Report is written, so that a burst of re-evaluations (a basis used by a
+	// thousand workloads) becomes one write per namespace; under a steady
+	// stream of changes (a rollout) the Report is written every MaxDelay
+	// (10 Batch when zero) instead of every Batch. A Report is rewritten
+	// whole, and the API server's work grows with its size: written every
+	// 500 ms during a rollout, the Reports were a third of its CPU.
+	Batch    time.Duration
+	MaxDelay time.Duration
+	mu       sync.Mutex
+	written  map[types.NamespacedName]writtenReport
+	// pending holds, per namespace, the first and the last change of its
+	// findings not yet written.
+	pending map[string]pendingChanges
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
 	// reports reads the metadata of the Reports this operator manages, from
@@ -56,6 +64,9 @@ type ReportReconciler struct {
 // Reconcile writes the Reports of one namespace (req.Namespace).
 func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ns := req.Namespace
+	if wait := r.due(ns, time.Now()); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	snap, err := r.State.Snapshot(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -132,6 +143,50 @@ func (r *ReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// pendingChanges are a namespace's unwritten changes: when the first and the last came.
+type pendingChanges struct{ first, last time.Time }
+
+// changed records a change of a namespace's findings.
+func (r *ReportReconciler) changed(ns string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending == nil {
+		r.pending = map[string]pendingChanges{}
+	}
+	p, ok := r.pending[ns]
+	if !ok {
+		p.first = now
+	}
+	p.last = now
+	r.pending[ns] = p
+}
+
+// due returns how long a namespace's Report should still wait: until its
+// findings have been quiet for Batch, or MaxDelay after the first unwritten
+// change. Zero: write now (and the changes count as written).
+func (r *ReportReconciler) due(ns string, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pending[ns]
+	if !ok || r.Batch <= 0 {
+		delete(r.pending, ns)
+		return 0
+	}
+	maxDelay := r.MaxDelay
+	if maxDelay <= 0 {
+		maxDelay = 10 * r.Batch
+	}
+	at := p.last.Add(r.Batch)
+	if limit := p.first.Add(maxDelay); limit.Before(at) {
+		at = limit
+	}
+	if wait := at.Sub(now); wait > 0 {
+		return wait
+	}
+	delete(r.pending, ns)
+	return 0
 }
 
 // writtenReport is what this process's last write of a Report returned.
@@ -258,7 +313,12 @@ func (r *ReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("report").
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		WatchesRawSource(source.Kind[client.Object](rc, reportMetadata(), toNamespace, managed)).
-		WatchesRawSource(source.Channel(r.Changes, batched(r.Batch, reportOf))).
+		WatchesRawSource(source.Channel(r.Changes, handler.TypedFuncs[client.Object, reconcile.Request]{
+			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[client.Object], q workqueue) {
+				r.changed(e.Object.GetNamespace(), time.Now())
+				q.AddAfter(reportOf(e.Object), r.Batch)
+			},
+		})).
 		Complete(r)
 }
 
