@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -76,9 +77,10 @@ func WorkloadConfigMaps(o client.Object) []string {
 	return residency.ReferencedConfigMaps(w.PodSpec)
 }
 
-// OwnedByWorkload reports whether obj names another workload as its
-// controller (a Pod of a ReplicaSet of a Deployment), so that it is reported
-// through its owner and evaluated once.
+// OwnedByWorkload reports whether obj names as its controller a workload
+// that makes objects of its kind from its pod template (a Pod of a
+// ReplicaSet of a Deployment), so that it is reported through its owner and
+// evaluated once. Without a kind, any controller that makes workloads counts.
 func OwnedByWorkload(obj metav1.Object) bool {
 	ref := metav1.GetControllerOf(obj)
 	if ref == nil {
@@ -87,6 +89,11 @@ func OwnedByWorkload(obj metav1.Object) bool {
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
 		return false
+	}
+	if ro, ok := obj.(runtime.Object); ok {
+		if kind := ro.GetObjectKind().GroupVersionKind().Kind; kind != "" {
+			return residency.ControlledByWorkload(kind, gv.Group, ref.Kind)
+		}
 	}
 	return residency.MakesWorkloads(gv.Group, ref.Kind)
 }
@@ -297,8 +304,11 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	})
+	// Only the kinds that make this kind (a ReplicaSet's Deployment): every
+	// handler on an informer holds its own backlog of the initial list.
 	for _, owner := range WorkloadKinds {
-		if owner.Kind == "Pod" {
+		ownerKind, _ := residency.LookupWorkloadKind(owner.Kind)
+		if !residency.ControlledByWorkload(kind, ownerKind.Group, owner.Kind) {
 			continue
 		}
 		b = b.Watches(owner.New(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
