@@ -138,6 +138,26 @@ func (c *WorkloadCache) List(ctx context.Context, list client.ObjectList, opts .
 	return meta.SetList(list, out)
 }
 
+// EachWorkload calls fn with every cached object of a workload kind, as the
+// cache keeps it (read-only), until fn returns false: a walk over every
+// workload without a typed copy of each.
+func (c *WorkloadCache) EachWorkload(ctx context.Context, kind residency.WorkloadKind, fn func(*residency.Cached) bool) error {
+	idx, err := c.indexer(ctx, kind.New().(client.Object))
+	if err != nil {
+		return err
+	}
+	for _, item := range idx.List() {
+		cached, ok := item.(*residency.Cached)
+		if !ok {
+			return fmt.Errorf("the %s cache holds %T", kind.Kind, item)
+		}
+		if !fn(cached) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // IndexField registers a field index; on a workload kind, under the name
 // List reads, its function receiving the *residency.Cached.
 func (c *WorkloadCache) IndexField(ctx context.Context, obj client.Object, field string, extract client.IndexerFunc) error {

@@ -131,6 +131,17 @@ func TestWorkloadCacheServesTypedReads(t *testing.T) {
 	if err := c.List(ctx, &all); err != nil || len(all.Items) == 0 {
 		t.Errorf("List all: %d items, %v", len(all.Items), err)
 	}
+	// A walk over the narrow objects, as the catalog webhook makes.
+	k, _ := residency.LookupWorkloadKind("Deployment")
+	var walked []string
+	if err := c.(*controllers.WorkloadCache).EachWorkload(ctx, k, func(w *residency.Cached) bool {
+		if w.Namespace == ns {
+			walked = append(walked, w.Name)
+		}
+		return true
+	}); err != nil || len(walked) != 1 || walked[0] != "shop" {
+		t.Errorf("EachWorkload: %v, %v", walked, err)
+	}
 	// Other kinds are read as the cache does.
 	var nss corev1.NamespaceList
 	if err := c.List(ctx, &nss); err != nil || len(nss.Items) == 0 {

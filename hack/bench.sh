@@ -8,7 +8,8 @@
 #   2. the webhook's HTTP handler     go test ./internal/webhook -bench ...;
 #      a CPU profile (information: the handler's own latency is no target)
 #   3. end-to-end admission           go run ./test/bench/admission (a real
-#      kube-apiserver: no webhook / this webhook / a ValidatingAdmissionPolicy),
+#      kube-apiserver: no webhook / this webhook / a ValidatingAdmissionPolicy /
+#      Kyverno's admission controller),
 #      with this tree's manager and with BENCH_BEFORE's, runs alternating
 #   4. scale                          go run ./test/bench/scale: 10,000
 #      workloads with this tree's manager and BENCH_BEFORE's, one namespace of
@@ -33,6 +34,8 @@
 #   SCALE_ARGS      extra flags for test/bench/scale (the 10,000 run)
 #   SCALE_100K_ARGS extra flags for the 100,000 run
 #   KYVERNO         Kyverno's CLI for section 5 (make bench builds bin/kyverno-v1.19.1)
+#   KYVERNO_ADMISSION  Kyverno's admission controller for section 3 (make bench
+#                   builds bin/kyverno-admission-v1.19.1); empty: no Kyverno phase
 #   OFFLINE_ARGS    extra flags for test/bench/offline
 #
 # Needs: go, jq, and for sections 3 and 4 the control plane (make envtest).
@@ -51,6 +54,7 @@ SCALE_ARGS=${SCALE_ARGS:-}
 SCALE_100K_ARGS=${SCALE_100K_ARGS:-}
 OFFLINE_ARGS=${OFFLINE_ARGS:-}
 KYVERNO=${KYVERNO:-$root/bin/kyverno-v1.19.1}
+KYVERNO_ADMISSION=${KYVERNO_ADMISSION:-$root/bin/kyverno-admission-v1.19.1}
 
 command -v jq >/dev/null || { echo "bench: jq is required" >&2; exit 1; }
 skip() { [[ $SKIP == *",$1,"* ]]; }
@@ -244,16 +248,18 @@ if ! skip admission; then
   # with all three phases interleaved; the run with the median
   # webhook/none p99 ratio is shown in full, every run in the table after it.
   runs=${ADMISSION_RUNS:-2}
+  kyv=()
+  [[ -n $KYVERNO_ADMISSION ]] && kyv=(-kyverno "$KYVERNO_ADMISSION")
   for i in $(seq 1 "$runs"); do
     log "end-to-end admission, run $i of $runs"
     prof=()
     [[ $i == 1 ]] && prof=(-pprof-dir "$work/pprof")
     # shellcheck disable=SC2086
-    "$work/admission" -v "${prof[@]}" $ADMISSION_ARGS > "$work/admission-$i.json" 2> >(tee "$work/admission-$i.log" >&2)
+    "$work/admission" -v "${prof[@]}" "${kyv[@]}" $ADMISSION_ARGS > "$work/admission-$i.json" 2> >(tee "$work/admission-$i.log" >&2)
     if [[ -n $BEFORE ]]; then
       log "end-to-end admission, run $i of $runs, with the manager at $BEFORE"
       # shellcheck disable=SC2086
-      "$work/admission" -v -manager "$work/manager-before" $ADMISSION_ARGS > "$work/before-admission-$i.json" 2> >(tee "$work/before-admission-$i.log" >&2)
+      "$work/admission" -v -manager "$work/manager-before" "${kyv[@]}" $ADMISSION_ARGS > "$work/before-admission-$i.json" 2> >(tee "$work/before-admission-$i.log" >&2)
     fi
   done
   median_run=$(for i in $(seq 1 "$runs"); do echo "$(jq -r .webhookOverNoneP99 "$work/admission-$i.json") $i"; done | sort -g | awk '{a[NR]=$2} END {print a[int((NR+1)/2)]}')
@@ -266,17 +272,21 @@ if ! skip admission; then
     echo "\`go run ./test/bench/admission${ADMISSION_ARGS:+ $ADMISSION_ARGS}\` (after \`go build -o bin/manager ./cmd/manager\`): etcd and kube-apiserver"
     echo "(test/cluster, no controller manager), $(j .createsPerPhase) Deployment creates per phase ($(j .objectBytes)-byte objects,"
     echo "compliant, spread over $(j .namespaces) namespaces labelled \`dataresidency.io/enforcement: deny\`) at concurrency $(j .concurrency),"
-    echo "in $(j .rounds) rounds, each running the three phases in a random order (seed $(j .seed): $(j .order)):"
+    echo "in $(j .rounds) rounds, each running every phase in a random order (seed $(j .seed): $(j .order)):"
     echo "**none** (no admission check), **webhook** (this operator's workloads webhook: bin/manager as its own process,"
     echo "a ValidatingWebhookConfiguration on https://127.0.0.1 with the caBundle, failurePolicy Fail), **vap** (the"
-    echo "ValidatingAdmissionPolicy of test/bench/admission/policy.yaml: the same annotations checked in CEL). The manager"
-    echo "runs in all phases; its work queues drain before each. Latency is the client's, per create."
+    echo "ValidatingAdmissionPolicy of test/bench/benchdata/policy.yaml: the same annotations checked in CEL), and with"
+    echo "Kyverno's admission controller built, **kyverno** ($(j '.kyvernoVersion // "not run"'), cmd/kyverno from the module proxy, its own process outside"
+    echo "the cluster with its webhooks registered by URL, enforcing the same CEL checks as a Kyverno ValidatingPolicy,"
+    echo "\`validationActions: [Deny]\`: benchdata.KyvernoPolicy). The manager, and Kyverno, run in all phases; the manager's"
+    echo "work queues drain before each. Latency is the client's, per create."
     echo "Load average $l0 before, $l1 after (the program saw $(j .loadavgBefore) / $(j .loadavgAfter)); $(j .seconds) s."
     echo
-    echo "| phase | p50 (ms) | p90 (ms) | p99 (ms) | mean (ms) | creates/s | kube-apiserver CPU ms/create | manager CPU ms/create |"
-    echo "|---|---|---|---|---|---|---|---|"
-    for p in none webhook vap; do
-      echo "| $p | $(j ".phases.$p.p50Ms") | $(j ".phases.$p.p90Ms") | $(j ".phases.$p.p99Ms") | $(j ".phases.$p.meanMs") | $(j ".phases.$p.createsPerSecond") | $(j ".phases.$p.cpuMsPerCreate[\"kube-apiserver\"]") | $(j ".phases.$p.cpuMsPerCreate.manager") |"
+    echo "| phase | p50 (ms) | p90 (ms) | p99 (ms) | mean (ms) | creates/s | kube-apiserver CPU ms/create | manager CPU ms/create | Kyverno CPU ms/create |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for p in none webhook vap kyverno; do
+      [[ $(j ".phases.$p // empty") == "" ]] && continue
+      echo "| $p | $(j ".phases.$p.p50Ms") | $(j ".phases.$p.p90Ms") | $(j ".phases.$p.p99Ms") | $(j ".phases.$p.meanMs") | $(j ".phases.$p.createsPerSecond") | $(j ".phases.$p.cpuMsPerCreate[\"kube-apiserver\"]") | $(j ".phases.$p.cpuMsPerCreate.manager") | $(j ".phases.$p.cpuMsPerCreate.kyverno // \"\"") |"
     done
     echo
     echo "| ratio | value | target | met? |"
@@ -287,6 +297,13 @@ if ! skip admission; then
     echo "| webhook / vap, p50 | $(j .webhookOverVapP50) | | |"
     echo "| **webhook / vap, p99** | **$(j .webhookOverVapP99)** | ≤ 1 | $(met "$(j .webhookOverVapP99)" "<=" 1) |"
     echo "| webhook / vap, p99, median of the per-round ratios | $(j .roundMedianWebhookOverVapP99) | ≤ 1 | $(met "$(j .roundMedianWebhookOverVapP99)" "<=" 1) |"
+    if [[ $(j '.webhookOverKyvernoP99 // empty') != "" ]]; then
+      echo "| webhook / kyverno, p50 | $(j .webhookOverKyvernoP50) | | |"
+      echo "| **webhook / kyverno, p99** | **$(j .webhookOverKyvernoP99)** | ≤ 0.5 (≤ 1 at least) | $(met "$(j .webhookOverKyvernoP99)" "<=" 0.5) |"
+      echo "| webhook / kyverno, p99, median of the per-round ratios | $(j .roundMedianWebhookOverKyvernoP99) | ≤ 0.5 | $(met "$(j .roundMedianWebhookOverKyvernoP99)" "<=" 0.5) |"
+      echo "| **webhook / kyverno, kube-apiserver CPU per create** | **$(j .webhookOverKyvernoApiserverCpu)** | ≤ 0.5 (≤ 1 at least) | $(met "$(j .webhookOverKyvernoApiserverCpu)" "<=" 0.5) |"
+      echo "| the engine's own CPU per create: the manager's added in the webhook phase / Kyverno's in its phase (ms) | $(j .managerAddedCpuMsPerCreate) / $(j .kyvernoAddedCpuMsPerCreate) = $(j .webhookOverKyvernoEngineCpu) | ≤ 0.5 | $(met "$(j .webhookOverKyvernoEngineCpu)" "<=" 0.5) |"
+    fi
     echo
     echo "Each of the $runs runs (the table above is run $median_run, the median by webhook / none p99):"
     echo
@@ -315,7 +332,7 @@ if ! skip admission; then
     echo "kube-apiserver saw it (\`apiserver_admission_webhook_admission_duration_seconds\`, TLS round trip included)"
     echo "$(j .apiserverWebhookMeanMs) ms; the handler inside the manager (\`controller_runtime_webhook_latency_seconds\`)"
     echo "$(j .managerHandlerMeanMs) ms; the policy's check (\`apiserver_validating_admission_policy_check_duration_seconds\`)"
-    echo "$(j .apiserverVapMeanMs) ms."
+    echo "$(j .apiserverVapMeanMs) ms; Kyverno's webhook call ($(j '.kyvernoWebhooks // "-"')) as kube-apiserver saw it $(j '.apiserverKyvernoMeanMs // "-"') ms."
     echo
     api="bin/k8s/${K8S_VERSION:-$(awk -F'"' '/K8sVersion =/ {print $2}' internal/testenv/testenv.go)}/kube-apiserver"
     pshare() { pprofshare "$work/pprof/$1-$2.pprof" "$3" "${@:4}"; }

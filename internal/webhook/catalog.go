@@ -192,6 +192,12 @@ type impact struct {
 
 // impact evaluates every workload in the cache under both snapshots and
 // collects those compliant (or warned) now and violating after the change.
+// cachedWorkloads is the manager's cache (controllers.WorkloadCache): every
+// workload as it keeps it, walked without a typed copy of each.
+type cachedWorkloads interface {
+	EachWorkload(ctx context.Context, kind residency.WorkloadKind, fn func(*residency.Cached) bool) error
+}
+
 // Objects a workload controller owns are skipped, as the workload controller
 // skips them: their owner carries the same template and is evaluated.
 func (v *CatalogValidator) impact(ctx context.Context, cur, next *residency.Snapshot) impact {
@@ -260,7 +266,19 @@ func (v *CatalogValidator) impact(ctx context.Context, cur, next *residency.Snap
 			list client.ObjectList
 		}{workloadKind{k.Group, k.Version, k.Kind}, k.NewList().(client.ObjectList)})
 	}
+	cw, cached := v.Reader.(cachedWorkloads)
 	for _, l := range lists {
+		if cached {
+			// The manager's cache: its narrow objects, read-only.
+			k, _ := residency.LookupWorkloadKind(l.kind.kind)
+			if err := cw.EachWorkload(ctx, k, func(c *residency.Cached) bool { return visit(l.kind, c) }); err != nil {
+				out.err = fmt.Errorf("listing %ss from the cache: %w", l.kind.kind, err)
+			}
+			if out.err != nil || !out.complete {
+				return out
+			}
+			continue
+		}
 		// Read-only: the cache's own objects, evaluated and never modified.
 		if err := v.Reader.List(ctx, l.list, client.UnsafeDisableDeepCopy); err != nil {
 			out.err = fmt.Errorf("listing %ss from the cache: %w", l.kind.kind, err)

@@ -9,12 +9,14 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
+	"github.com/dataresidency/operator/internal/residency"
 )
 
 var (
@@ -126,35 +128,70 @@ func TestCatalogValidator(t *testing.T) {
 				return admissionv1.Create, gvkBasis, "x", runtime.RawExtension{Raw: []byte(`{"spec": 7}`)}, none
 			}, []string{"could not assess the impact of this change", "cannot decode dataresidency.io/v1alpha1/TransferBasis x"}, nil},
 	}
+	// Both ways of reading the workloads: a typed List, and the manager's
+	// cache walking its narrow objects (cachedWorkloads).
+	narrow := *v
+	narrow.Reader = narrowReader{v.Reader}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			op, gvk, name, obj, old := tc.req()
-			resp := v.Handle(context.Background(), request(op, gvk, "", name, obj, old))
-			if !resp.Allowed {
-				t.Fatalf("the catalog webhook denied: %+v", resp.Result)
-			}
-			all := strings.Join(resp.Warnings, "\n")
-			for _, s := range tc.warnings {
-				if !strings.Contains(all, s) {
-					t.Errorf("warnings do not contain %q:\n%s", s, all)
+		for _, form := range []struct {
+			name string
+			v    *CatalogValidator
+		}{{"typed", v}, {"narrow", &narrow}} {
+			t.Run(tc.name+"/"+form.name, func(t *testing.T) {
+				v := form.v
+				op, gvk, name, obj, old := tc.req()
+				resp := v.Handle(context.Background(), request(op, gvk, "", name, obj, old))
+				if !resp.Allowed {
+					t.Fatalf("the catalog webhook denied: %+v", resp.Result)
 				}
-			}
-			for _, s := range tc.absent {
-				if strings.Contains(all, s) {
-					t.Errorf("warnings contain %q:\n%s", s, all)
+				all := strings.Join(resp.Warnings, "\n")
+				for _, s := range tc.warnings {
+					if !strings.Contains(all, s) {
+						t.Errorf("warnings do not contain %q:\n%s", s, all)
+					}
 				}
-			}
-			if len(tc.warnings) == 0 && len(resp.Warnings) > 0 && len(tc.absent) > 0 && tc.absent[0] == "data residency" {
-				t.Errorf("unexpected warnings: %s", all)
-			}
-			for _, w := range resp.Warnings {
-				if len(w) >= 512 {
-					t.Errorf("warning of %d bytes", len(w))
+				for _, s := range tc.absent {
+					if strings.Contains(all, s) {
+						t.Errorf("warnings contain %q:\n%s", s, all)
+					}
 				}
-			}
-			t.Logf("warnings:\n%s", all)
-		})
+				if len(tc.warnings) == 0 && len(resp.Warnings) > 0 && len(tc.absent) > 0 && tc.absent[0] == "data residency" {
+					t.Errorf("unexpected warnings: %s", all)
+				}
+				for _, w := range resp.Warnings {
+					if len(w) >= 512 {
+						t.Errorf("warning of %d bytes", len(w))
+					}
+				}
+				t.Logf("warnings:\n%s", all)
+			})
+		}
 	}
+}
+
+// narrowReader also walks its workloads as the manager's cache keeps them
+// (residency.Cached): the path the catalog webhook takes in the manager.
+type narrowReader struct{ client.Reader }
+
+func (r narrowReader) EachWorkload(ctx context.Context, kind residency.WorkloadKind, fn func(*residency.Cached) bool) error {
+	list := kind.NewList().(client.ObjectList)
+	if err := r.List(ctx, list); err != nil {
+		return err
+	}
+	items, err := apimeta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	for _, o := range items {
+		c, ok := residency.Narrow(o.DeepCopyObject())
+		if !ok {
+			return fmt.Errorf("%T is not a workload", o)
+		}
+		if !fn(c) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func TestCatalogValidatorNamesTenThenCounts(t *testing.T) {
