@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Cached is a workload as the controllers' informer cache keeps it: the
@@ -17,13 +18,15 @@ import (
 // this keeps only what evaluation reads. Narrow builds it as an object enters
 // the cache; Into gives readers of the typed kinds their typed object back.
 type Cached struct {
-	metav1.TypeMeta
-	metav1.ObjectMeta
+	// TypeMeta is named, not embedded (GetObjectKind serves it): a type
+	// embedding both TypeMeta and ObjectMeta is a CRD to controller-gen.
+	TypeMeta          metav1.TypeMeta `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
 	// Workload is what WorkloadOf read of the object, shared by every
-	// reader: read-only.
-	Workload *Workload
+	// reader: read-only. Never serialised: the cache holds it in memory only.
+	Workload *Workload `json:"-"`
 	// Pod is what observed egress reads of a Pod's status (nil for other kinds).
-	Pod *CachedPodStatus
+	Pod *CachedPodStatus `json:"-"`
 }
 
 // CachedPodStatus is the part of a Pod's status that attributes its
@@ -34,10 +37,13 @@ type CachedPodStatus struct {
 	PodIPs []corev1.PodIP
 }
 
+// GetObjectKind returns the object's kind (runtime.Object).
+func (c *Cached) GetObjectKind() schema.ObjectKind { return &c.TypeMeta }
+
 // DeepCopyObject copies the metadata; Workload and Pod are shared (read-only).
 func (c *Cached) DeepCopyObject() runtime.Object {
 	out := &Cached{TypeMeta: c.TypeMeta, Workload: c.Workload, Pod: c.Pod}
-	c.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	c.DeepCopyInto(&out.ObjectMeta)
 	return out
 }
 
@@ -67,8 +73,8 @@ func Narrow(obj runtime.Object) (*Cached, bool) {
 // annotations, the engine's part of the pod spec, the pod selector; a Pod's
 // addresses and phase). WorkloadOf(obj) then equals c.Workload.
 func (c *Cached) Into(obj runtime.Object) error {
-	if kindOf(obj) != c.Kind {
-		return fmt.Errorf("cannot read a cached %s into %T", c.Kind, obj)
+	if kindOf(obj) != c.TypeMeta.Kind {
+		return fmt.Errorf("cannot read a cached %s into %T", c.TypeMeta.Kind, obj)
 	}
 	w := c.Workload
 	var spec corev1.PodSpec
@@ -107,7 +113,7 @@ func (c *Cached) Into(obj runtime.Object) error {
 
 // Object returns the typed object c stands for (Into a new one).
 func (c *Cached) Object() runtime.Object {
-	k, _ := LookupWorkloadKind(c.Kind)
+	k, _ := LookupWorkloadKind(c.TypeMeta.Kind)
 	obj := k.New()
 	_ = c.Into(obj)
 	return obj

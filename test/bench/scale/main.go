@@ -415,7 +415,7 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 	res.HeapInuseMiB = managerMetric("go_memstats_heap_inuse_bytes ") / (1 << 20)
 	res.NextGCMiB = managerMetric("go_memstats_next_gc_bytes ") / (1 << 20)
 	if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1"); err == nil {
-		var w io.Writer = io.Discard
+		w := io.Writer(io.Discard)
 		if pprofDir != "" {
 			// The live heap, after a collection: what the manager keeps.
 			if f, err := os.Create(filepath.Join(pprofDir, "heap-live.pprof")); err == nil {
