@@ -87,8 +87,17 @@ pprofshare() {
   local prof=$1 bin=$2; shift 2
   go tool pprof -top -cum -nodecount=100000 "$bin" "$prof" 2>/dev/null | awk -v names="$(printf '%s\n' "$@")" '
     BEGIN {n = split(names, want, "\n"); for (i = 1; i <= n; i++) if (want[i] != "") w[want[i]] = 1}
-    NR > 5 && ($6 in w) {v = $5; sub("%", "", v); if (v+0 > best) best = v+0; found = 1}
+    NR > 5 {name = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, "", name)
+      if (name in w) {v = $5; sub("%", "", v); if (v+0 > best) best = v+0; found = 1}}
     END {if (found) printf "%.1f%%", best; else print "no samples"}'
+}
+
+# pproffocus PROFILE BINARY REGEX [IGNORE]: the share of the samples whose
+# stack has a frame matching REGEX and none matching IGNORE (work handed to
+# other goroutines, such as a request's storage step, included when their
+# frames match too).
+pproffocus() {
+  go tool pprof -top -focus="$3" ${4:+-ignore="$4"} "$2" "$1" 2>/dev/null | awk '/^Showing nodes accounting for/ {v = $(NF-3); sub(",", "", v); print v; found = 1} END {if (!found) print "no samples"}'
 }
 
 machine() {
@@ -298,11 +307,13 @@ if ! skip admission; then
     echo "| **webhook / vap, p99** | **$(j .webhookOverVapP99)** | ≤ 1 | $(met "$(j .webhookOverVapP99)" "<=" 1) |"
     echo "| webhook / vap, p99, median of the per-round ratios | $(j .roundMedianWebhookOverVapP99) | ≤ 1 | $(met "$(j .roundMedianWebhookOverVapP99)" "<=" 1) |"
     if [[ $(j '.webhookOverKyvernoP99 // empty') != "" ]]; then
-      echo "| webhook / kyverno, p50 | $(j .webhookOverKyvernoP50) | | |"
-      echo "| **webhook / kyverno, p99** | **$(j .webhookOverKyvernoP99)** | ≤ 0.5 (≤ 1 at least) | $(met "$(j .webhookOverKyvernoP99)" "<=" 0.5) |"
-      echo "| webhook / kyverno, p99, median of the per-round ratios | $(j .roundMedianWebhookOverKyvernoP99) | ≤ 0.5 | $(met "$(j .roundMedianWebhookOverKyvernoP99)" "<=" 0.5) |"
-      echo "| **webhook / kyverno, kube-apiserver CPU per create** | **$(j .webhookOverKyvernoApiserverCpu)** | ≤ 0.5 (≤ 1 at least) | $(met "$(j .webhookOverKyvernoApiserverCpu)" "<=" 0.5) |"
-      echo "| the engine's own CPU per create: the manager's added in the webhook phase / Kyverno's in its phase (ms) | $(j .managerAddedCpuMsPerCreate) / $(j .kyvernoAddedCpuMsPerCreate) = $(j .webhookOverKyvernoEngineCpu) | ≤ 0.5 | $(met "$(j .webhookOverKyvernoEngineCpu)" "<=" 0.5) |"
+      # The target: no higher than Kyverno's (<= 1); the aim: half.
+      kmet() { echo "$(met "$1" "<=" 1); half: $(met "$1" "<=" 0.5)"; }
+      echo "| webhook / kyverno, p50 | $(j .webhookOverKyvernoP50) | ≤ 1 (aim 0.5) | $(kmet "$(j .webhookOverKyvernoP50)") |"
+      echo "| **webhook / kyverno, p99** | **$(j .webhookOverKyvernoP99)** | ≤ 1 (aim 0.5) | $(kmet "$(j .webhookOverKyvernoP99)") |"
+      echo "| webhook / kyverno, p99, median of the per-round ratios | $(j .roundMedianWebhookOverKyvernoP99) | ≤ 1 (aim 0.5) | $(kmet "$(j .roundMedianWebhookOverKyvernoP99)") |"
+      echo "| **webhook / kyverno, kube-apiserver CPU per create** | **$(j .webhookOverKyvernoApiserverCpu)** | ≤ 1 (aim 0.5) | $(kmet "$(j .webhookOverKyvernoApiserverCpu)") |"
+      echo "| the engine's own CPU per create: the manager's added in the webhook phase / Kyverno's in its phase (ms) | $(j .managerAddedCpuMsPerCreate) / $(j .kyvernoAddedCpuMsPerCreate) = $(j .webhookOverKyvernoEngineCpu) | ≤ 1 (aim 0.5) | $(kmet "$(j .webhookOverKyvernoEngineCpu)") |"
     fi
     echo
     echo "Each of the $runs runs (the table above is run $median_run, the median by webhook / none p99):"
@@ -339,15 +350,20 @@ if ! skip admission; then
     echo "Where the CPU goes, from profiles taken after the measured rounds (\`-pprof-dir\`: 10 s of creates in each"
     echo "phase; shares of each process's samples):"
     echo
-    echo "| | none | webhook | vap |"
-    echo "|---|---|---|---|"
-    echo "| kube-apiserver: calling the webhook (\`validatingDispatcher.callHook\`: encoding the review, the HTTPS round trip) | | $(pshare kube-apiserver webhook "$api" 'k8s.io/apiserver/pkg/admission/plugin/webhook/validating.(*validatingDispatcher).callHook') | |"
-    echo "| kube-apiserver: the policy (\`policy/validating.dispatcher.Dispatch\`) | | | $(pshare kube-apiserver vap "$api" 'k8s.io/apiserver/pkg/admission/plugin/policy/validating.(*dispatcher).Dispatch') |"
-    echo "| ... of which converting the object for CEL (\`convertObjectToUnstructured\`) | | | $(pshare kube-apiserver vap "$api" 'k8s.io/apiserver/pkg/admission/plugin/cel.convertObjectToUnstructured') |"
-    echo "| ... of which evaluating CEL | | | $(pshare kube-apiserver vap "$api" 'github.com/google/cel-go/cel.(*prog).ContextEval') |"
-    echo "| kube-apiserver: decoding and validating the manager's Report writes (CRD schema) | $(pshare kube-apiserver none "$api" 'k8s.io/apiextensions-apiserver/pkg/apiserver.schemaCoercingDecoder.Decode') | $(pshare kube-apiserver webhook "$api" 'k8s.io/apiextensions-apiserver/pkg/apiserver.schemaCoercingDecoder.Decode') | $(pshare kube-apiserver vap "$api" 'k8s.io/apiextensions-apiserver/pkg/apiserver.schemaCoercingDecoder.Decode') |"
-    echo "| manager: the webhook (\`workloadServer.ServeHTTP\`) | | $(pshare manager webhook bin/manager 'github.com/dataresidency/operator/internal/webhook.(*workloadServer).ServeHTTP') | |"
-    echo "| manager: reconciling the new Deployments and their Reports | $(pshare manager none bin/manager 'sigs.k8s.io/controller-runtime/pkg/internal/controller.(*Controller[go.shape.struct { k8s.io/apimachinery/pkg/types.NamespacedName }]).processNextWorkItem') | $(pshare manager webhook bin/manager 'sigs.k8s.io/controller-runtime/pkg/internal/controller.(*Controller[go.shape.struct { k8s.io/apimachinery/pkg/types.NamespacedName }]).processNextWorkItem') | $(pshare manager vap bin/manager 'sigs.k8s.io/controller-runtime/pkg/internal/controller.(*Controller[go.shape.struct { k8s.io/apimachinery/pkg/types.NamespacedName }]).processNextWorkItem') |"
+    mgr_loop='sigs.k8s.io/controller-runtime/pkg/internal/controller.(*Controller[go.shape.struct { k8s.io/apimachinery/pkg/types.NamespacedName }]).processNextWorkItem'
+    pfocus() { pproffocus "$work/pprof/$1-$2.pprof" "$api" "$3" "${4:-}"; }
+    crd='apiextensions-apiserver/pkg/apiserver.*crdHandler'
+    create='endpoints/handlers.CreateResource'
+    hook='k8s.io/apiserver/pkg/admission/plugin/webhook/validating.(*validatingDispatcher).callHook'
+    echo "| | none | webhook | vap | kyverno |"
+    echo "|---|---|---|---|---|"
+    echo "| kube-apiserver: creating the Deployments and Events (\`CreateResource\` outside \`crdHandler\`; the webhooks are called from goroutines of their own) | $(pfocus kube-apiserver none "$create" crdHandler) | $(pfocus kube-apiserver webhook "$create" crdHandler) | $(pfocus kube-apiserver vap "$create" crdHandler) | $(pfocus kube-apiserver kyverno "$create" crdHandler) |"
+    echo "| kube-apiserver: calling the webhook (\`validatingDispatcher.callHook\`: encoding the review, the HTTPS round trip) | | $(pshare kube-apiserver webhook "$api" "$hook") | | $(pshare kube-apiserver kyverno "$api" "$hook") |"
+    echo "| kube-apiserver: the policy (\`policy/validating.dispatcher.Dispatch\`) | | | $(pshare kube-apiserver vap "$api" 'k8s.io/apiserver/pkg/admission/plugin/policy/validating.(*dispatcher).Dispatch') | |"
+    echo "| ... of which evaluating CEL | | | $(pshare kube-apiserver vap "$api" 'github.com/google/cel-go/cel.(*prog).ContextEval') | |"
+    echo "| kube-apiserver: the manager's Report writes (\`crdHandler\`: the CRD's schema, validation, storage) | $(pfocus kube-apiserver none "$crd") | $(pfocus kube-apiserver webhook "$crd") | $(pfocus kube-apiserver vap "$crd") | $(pfocus kube-apiserver kyverno "$crd") |"
+    echo "| manager: the webhook (\`admission.Webhook.ServeHTTP\`) | | $(pshare manager webhook bin/manager 'sigs.k8s.io/controller-runtime/pkg/webhook/admission.(*Webhook).ServeHTTP') | | |"
+    echo "| manager: reconciling the new Deployments and their Reports | $(pshare manager none bin/manager "$mgr_loop") | $(pshare manager webhook bin/manager "$mgr_loop") | $(pshare manager vap bin/manager "$mgr_loop") | $(pshare manager kyverno bin/manager "$mgr_loop") |"
     echo
     echo "<details><summary>raw JSON</summary>"
     echo
@@ -363,25 +379,27 @@ fi
 
 # ---------------------------------------------------------------- 4. scale
 # scale_table JSON RSS_TARGET INVALIDATION_TARGET COLD_START_TARGET: the rows of one run.
+# A target of "-" is none.
 scale_table() {
   local f=$1 rss=$2 inv=$3 cold=$4
-  s() { jq -r "$1" "$f"; }
+  sv() { jq -r "$1" "$f"; }
+  tgt() { [[ $2 == - ]] && echo "| |" || echo "| <= $2 | $(met "$1" "<=" "$2") |"; }
   echo "| measure | value | target | met? |"
   echo "|---|---|---|---|"
-  echo "| cold start: every Report current after the manager starts over $(s .deployments) workloads (s) | $(fmt1 "$(s .coldStartSeconds)") | <= $cold | $(met "$(s .coldStartSeconds)" "<=" "$cold") |"
-  echo "| invalidation: every affected Report current after a basis used by $(s .invalidationWorkloads) workloads is invalidated (s) | $(fmt1 "$(s .invalidationSeconds)") | <= $inv | $(met "$(s .invalidationSeconds)" "<=" "$inv") |"
-  echo "| ... of which: the manager evaluated the affected workloads (s) | $(fmt1 "$(s .evaluationSeconds)") | | |"
-  echo "| ... CPU during the invalidation (s): kube-apiserver / etcd / manager | $(fmt1 "$(s '.invalidationCpuSeconds["kube-apiserver"]')") / $(fmt1 "$(s '.invalidationCpuSeconds.etcd')") / $(fmt1 "$(s '.invalidationCpuSeconds.manager')") | | |"
+  echo "| cold start: every Report current after the manager starts over $(sv .deployments) workloads (s) | $(fmt1 "$(sv .coldStartSeconds)") $(tgt "$(sv .coldStartSeconds)" "$cold")"
+  echo "| invalidation: every affected Report current after a basis used by $(sv .invalidationWorkloads) workloads is invalidated (s) | $(fmt1 "$(sv .invalidationSeconds)") $(tgt "$(sv .invalidationSeconds)" "$inv")"
+  echo "| ... of which: the manager evaluated the affected workloads (s) | $(fmt1 "$(sv .evaluationSeconds)") | | |"
+  echo "| ... CPU during the invalidation (s): kube-apiserver / etcd / manager | $(fmt1 "$(sv '.invalidationCpuSeconds["kube-apiserver"]')") / $(fmt1 "$(sv '.invalidationCpuSeconds.etcd')") / $(fmt1 "$(sv '.invalidationCpuSeconds.manager')") | | |"
   echo "| ... writes the API server served meanwhile | $(jq -r '.invalidationRequests // {} | to_entries | map("\(.key) \(.value)") | join(", ")' "$f") | | |"
-  echo "| manager peak RSS (MiB) | $(fmt1 "$(s .peakRssMiB)") | <= $rss | $(met "$(s .peakRssMiB)" "<=" "$rss") |"
-  echo "| manager RSS after (MiB) | $(fmt1 "$(s .rssMiBAfter)") | <= $rss | $(met "$(s .rssMiBAfter)" "<=" "$rss") |"
-  echo "| ... of which anonymous (the Go heap and runtime) / file-backed (the binary) (MiB) | $(fmt1 "$(s .rssAnonMiB)") / $(fmt1 "$(s .rssFileMiB)") | | |"
-  echo "| Go heap live after a collection (MiB): the informer cache, the findings, the catalog | $(fmt1 "$(s .liveHeapMiB)") | | |"
-  echo "| ... per workload (bytes; fixed costs included) | $(fmt1 "$(s .liveHeapBytesPerWorkload)") | | |"
-  echo "| Reports: count, results, bytes per result (JSON as stored) | $(s .reports), $(s .results), $(fmt1 "$(s .bytesPerResult)") | | |"
-  echo "| largest Report (KiB), before / after the invalidation | $(fmt1 "$(s .largestReportKiB)") / $(fmt1 "$(s .largestReportKiBAfter)") | < 1536 (etcd's limit) | $(met "$(s .largestReportKiBAfter)" "<" 1536) |"
-  echo "| manager CPU (s) over the run | $(fmt1 "$(s .managerCpuSeconds)") | | |"
-  echo "| creating the Deployments (s) | $(fmt1 "$(s .createSeconds)") | | |"
+  echo "| manager peak RSS (MiB) | $(fmt1 "$(sv .peakRssMiB)") $(tgt "$(sv .peakRssMiB)" "$rss")"
+  echo "| manager RSS after (MiB) | $(fmt1 "$(sv .rssMiBAfter)") $(tgt "$(sv .rssMiBAfter)" "$rss")"
+  echo "| ... of which anonymous (the Go heap and runtime) / file-backed (the binary) (MiB) | $(fmt1 "$(sv .rssAnonMiB)") / $(fmt1 "$(sv .rssFileMiB)") | | |"
+  echo "| Go heap live after a collection (MiB): the informer cache, the findings, the catalog | $(fmt1 "$(sv .liveHeapMiB)") | | |"
+  echo "| ... per workload (bytes; fixed costs included) | $(fmt1 "$(sv .liveHeapBytesPerWorkload)") | | |"
+  echo "| Reports: count, results, bytes per result (JSON as stored) | $(sv .reports), $(sv .results), $(fmt1 "$(sv .bytesPerResult)") | | |"
+  echo "| largest Report (KiB), before / after the invalidation | $(fmt1 "$(sv .largestReportKiB)") / $(fmt1 "$(sv .largestReportKiBAfter)") | < 1536 (etcd's limit) | $(met "$(sv .largestReportKiBAfter)" "<" 1536) |"
+  echo "| manager CPU (s) over the run | $(fmt1 "$(sv .managerCpuSeconds)") | | |"
+  echo "| creating the Deployments (s) | $(fmt1 "$(sv .createSeconds)") | | |"
 }
 raw_json() {
   echo "<details><summary>raw JSON ($2)</summary>"
@@ -448,7 +466,7 @@ if ! skip scale; then
     echo "\`go run ./test/bench/scale -deployments 5000 -namespaces 1 -affected 500\`: how a large namespace is reported."
     echo "Each Report holds at most 500 results (\`data-residency\`, \`data-residency-2\`, ...)."
     echo
-    scale_table "$work/scale-ns.json" 100 2 30
+    scale_table "$work/scale-ns.json" - - -
     echo
   } > "$work/section-scale.md"
   sections+=("$work/section-scale.md")
