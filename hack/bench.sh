@@ -383,7 +383,7 @@ fi
 scale_table() {
   local f=$1 rss=$2 inv=$3 cold=$4
   sv() { jq -r "$1" "$f"; }
-  tgt() { [[ $2 == - ]] && echo "| |" || echo "| <= $2 | $(met "$1" "<=" "$2") |"; }
+  tgt() { [[ $2 == - ]] && echo "| | |" || echo "| <= $2 | $(met "$1" "<=" "$2") |"; }
   echo "| measure | value | target | met? |"
   echo "|---|---|---|---|"
   echo "| cold start: every Report current after the manager starts over $(sv .deployments) workloads (s) | $(fmt1 "$(sv .coldStartSeconds)") $(tgt "$(sv .coldStartSeconds)" "$cold")"
