@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -183,13 +182,7 @@ func (k *kyverno) webhookNames(ctx context.Context) []string {
 // configurations it leaves behind when run with --serverIP (failurePolicy
 // Fail: they would refuse every later create).
 func (k *kyverno) stop(ctx context.Context) {
-	_ = k.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-k.done:
-	case <-time.After(10 * time.Second):
-		_ = k.cmd.Process.Kill()
-		<-k.done
-	}
+	terminate(k.cmd, k.done)
 	sel := metav1.ListOptions{LabelSelector: "webhook.kyverno.io/managed-by=kyverno"}
 	_ = k.cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
 	_ = k.cs.AdmissionregistrationV1().MutatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)

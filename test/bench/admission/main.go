@@ -35,7 +35,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -579,39 +578,6 @@ func (s *switcher) ensure(ctx context.Context, obj client.Object, want bool) err
 	return nil
 }
 
-// waitQuiet waits until the manager has been idle (no queued item, no
-// reconcile running) for quietFor: longer than the Report batch window
-// (500 ms), whose delayed items the queue depth does not show. So a phase
-// does not pay for its predecessor's reconciles and Report writes.
-func waitQuiet(ctx context.Context, metricsURL string) error {
-	const quietFor = 1500 * time.Millisecond
-	deadline := time.Now().Add(3 * time.Minute)
-	var since time.Time
-	for {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the manager did not become idle in 3 minutes")
-		}
-		busy := 0.0
-		for k, v := range scrape(metricsURL) {
-			if strings.HasPrefix(k, "workqueue_depth{") || strings.HasPrefix(k, "controller_runtime_active_workers{") {
-				busy += v
-			}
-		}
-		switch {
-		case busy > 0:
-			since = time.Time{}
-		case since.IsZero():
-			since = time.Now()
-		case time.Since(since) >= quietFor:
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // reset deletes every Deployment of the bench namespaces and waits for the
 // manager to be idle: each phase starts from the same state (no Deployment,
 // small Reports), whatever ran before it.
@@ -621,7 +587,7 @@ func reset(ctx context.Context, cs kubernetes.Interface, nss []string, metricsUR
 			return fmt.Errorf("deleting the Deployments of %s: %w", ns, err)
 		}
 	}
-	return waitQuiet(ctx, metricsURL)
+	return benchdata.WaitQuiet(ctx, 3*time.Minute, func() map[string]float64 { return scrape(metricsURL) })
 }
 
 // manager is the operator's process.
@@ -684,13 +650,16 @@ func startManager(ctx context.Context, bin, kubeconfig, certDir string, ports []
 }
 
 // stop ends the manager (SIGTERM, then SIGKILL) and waits for it.
-func (m *manager) stop() {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+func (m *manager) stop() { terminate(m.cmd, m.done) }
+
+// terminate sends SIGTERM, then SIGKILL after 10 s, and waits for done.
+func terminate(cmd *exec.Cmd, done <-chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-m.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 

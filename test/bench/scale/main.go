@@ -36,6 +36,7 @@ import (
 	v1alpha1 "github.com/dataresidency/operator/api/v1alpha1"
 	"github.com/dataresidency/operator/controllers"
 	"github.com/dataresidency/operator/internal/testenv"
+	"github.com/dataresidency/operator/test/bench/benchdata"
 	"github.com/dataresidency/operator/test/cluster"
 )
 
@@ -120,6 +121,27 @@ func managerMetric(prefix string) float64 {
 		}
 	}
 	return total
+}
+
+// managerMetrics reads the manager's samples, by name and labels (nil when unreadable).
+func managerMetrics() map[string]float64 {
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if i := strings.LastIndexByte(line, ' '); i > 0 && !strings.HasPrefix(line, "#") {
+			v, _ := strconv.ParseFloat(line[i+1:], 64)
+			out[line[:i]] += v
+		}
+	}
+	return out
 }
 
 // fetchProfile saves a pprof profile of the manager.
@@ -319,7 +341,7 @@ func run(nDeploy, nNS, nSubs, nAffected, workers int, managerBin string) error {
 
 	// The invalidation meets an idle operator, as a legal event would: the
 	// cold start's own status writes (batched counts) are done.
-	if err := waitQuiet(ctx); err != nil {
+	if err := benchdata.WaitQuiet(ctx, waitLimit, managerMetrics); err != nil {
 		return err
 	}
 
@@ -595,31 +617,6 @@ func installCRDs(kubeconfig string) error {
 	}
 	time.Sleep(2 * time.Second) // let the CRDs be established
 	return nil
-}
-
-// waitQuiet waits until the manager has had no queued item and no running
-// reconcile for longer than the Report batch window (500 ms), whose delayed
-// items the queue depth does not show.
-func waitQuiet(ctx context.Context) error {
-	const quietFor = 1500 * time.Millisecond
-	deadline := time.Now().Add(waitLimit)
-	var since time.Time
-	for ctx.Err() == nil {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the manager did not become idle in %s", waitLimit)
-		}
-		busy := managerMetric("workqueue_depth{") + managerMetric("controller_runtime_active_workers{")
-		switch {
-		case busy != 0:
-			since = time.Time{}
-		case since.IsZero():
-			since = time.Now()
-		case time.Since(since) >= quietFor:
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return ctx.Err()
 }
 
 // measureReports reads every Report as the API server stores it (JSON): how
