@@ -29,18 +29,19 @@ func TestReportWritesWaitForQuietOrMaxDelay(t *testing.T) {
 	if w := r.due("shop", at(950*time.Millisecond)); w != 0 {
 		t.Errorf("written: wait %s, want 0", w)
 	}
-	// A steady stream (a change every 300 ms): written 5 s after the first.
-	for d := time.Duration(0); d < 8*time.Second; d += 300 * time.Millisecond {
+	// A steady stream (a change every 300 ms, the last at 14.8 s, never
+	// quiet for 500 ms): held until MaxDelay after the first change.
+	for d := time.Duration(0); d <= 4800*time.Millisecond; d += 300 * time.Millisecond {
 		r.changed("orders", at(10*time.Second+d))
-		if w := r.due("orders", at(10*time.Second+d)); d < 4700*time.Millisecond && w == 0 {
+		if w := r.due("orders", at(10*time.Second+d)); w <= 0 {
 			t.Fatalf("written %s into the stream, before MaxDelay", d)
 		}
-		if d >= 5*time.Second {
-			break
-		}
+	}
+	if w := r.due("orders", at(14900*time.Millisecond)); w != 100*time.Millisecond {
+		t.Errorf("100 ms before MaxDelay: wait %s, want 100ms", w)
 	}
 	if w := r.due("orders", at(15*time.Second)); w != 0 {
-		t.Errorf("MaxDelay after the first change: wait %s, want 0", w)
+		t.Errorf("MaxDelay after the first change, not yet quiet: wait %s, want 0", w)
 	}
 	// Other namespaces are independent; without a Batch, writes are immediate.
 	r.changed("a", at(20*time.Second))

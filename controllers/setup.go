@@ -90,7 +90,8 @@ type Controllers struct {
 
 // Setup registers the field indexes, the metrics and every reconciler with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, error) {
-	if _, ok := mgr.GetCache().(*WorkloadCache); !ok {
+	wc, ok := mgr.GetCache().(*WorkloadCache)
+	if !ok {
 		return nil, fmt.Errorf("the manager's cache is a %T: create the manager with NewCache: controllers.NewCache", mgr.GetCache())
 	}
 	if err := SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
@@ -208,7 +209,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		owners := &Owners{Reader: mgr.GetCache()}
 		for _, k := range WorkloadKinds {
 			w := &WorkloadReconciler{Client: mgr.GetClient(), Kind: k, State: st, Store: store, Workers: workers, Owners: owners,
-				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: m, OperatorNamespace: opts.OperatorNamespace}
+				Recorder: mgr.GetEventRecorder("residency-workload"), Metrics: m, OperatorNamespace: opts.OperatorNamespace, Cache: wc}
 			c.Workloads = append(c.Workloads, w)
 			reconcilers = append(reconcilers, w)
 		}

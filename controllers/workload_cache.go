@@ -71,22 +71,32 @@ func (c *WorkloadCache) Get(ctx context.Context, key client.ObjectKey, obj clien
 	if !ok {
 		return c.Cache.Get(ctx, key, obj, opts...)
 	}
-	idx, err := c.indexer(ctx, obj)
+	cached, err := c.GetCached(ctx, k, key)
 	if err != nil {
 		return err
+	}
+	return cached.Into(obj)
+}
+
+// GetCached returns a workload as the cache keeps it (read-only): what the
+// reconcilers evaluate, without a typed copy rebuilt and narrowed again.
+func (c *WorkloadCache) GetCached(ctx context.Context, k residency.WorkloadKind, key client.ObjectKey) (*residency.Cached, error) {
+	idx, err := c.indexer(ctx, k.New().(client.Object))
+	if err != nil {
+		return nil, err
 	}
 	item, exists, err := idx.GetByKey(key.Namespace + "/" + key.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !exists {
-		return apierrors.NewNotFound(schema.GroupResource{Group: k.Group, Resource: strings.ToLower(k.Kind) + "s"}, key.Name)
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: k.Group, Resource: strings.ToLower(k.Kind) + "s"}, key.Name)
 	}
 	cached, ok := item.(*residency.Cached)
 	if !ok {
-		return fmt.Errorf("the %s cache holds %T", k.Kind, item)
+		return nil, fmt.Errorf("the %s cache holds %T", k.Kind, item)
 	}
-	return cached.Into(obj)
+	return cached, nil
 }
 
 // List lists a workload kind from the Cached objects (by namespace, by one

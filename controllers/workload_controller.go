@@ -105,6 +105,7 @@ func OwnedByWorkload(obj metav1.Object) bool {
 // anyway). A reference needs the owner's UID, so an owner missing when its
 // dependent is evaluated was deleted or never existed.
 type Owners struct {
+	// Reader is the manager's cache; a WorkloadCache is read without typed copies.
 	Reader client.Reader
 }
 
@@ -119,8 +120,14 @@ func (o *Owners) ReportedThroughOwner(ctx context.Context, obj metav1.Object) bo
 		if k.Kind != ref.Kind {
 			continue
 		}
+		key := client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}
+		if wc, ok := o.Reader.(*WorkloadCache); ok {
+			wk, _ := residency.LookupWorkloadKind(k.Kind)
+			owner, err := wc.GetCached(ctx, wk, key)
+			return err == nil && owner.UID == ref.UID
+		}
 		owner := k.New()
-		if err := o.Reader.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}, owner, client.UnsafeDisableDeepCopy); err != nil {
+		if err := o.Reader.Get(ctx, key, owner, client.UnsafeDisableDeepCopy); err != nil {
 			return false
 		}
 		return owner.GetUID() == ref.UID
@@ -145,6 +152,8 @@ type WorkloadReconciler struct {
 	Owners *Owners
 	// OperatorNamespace never gets egress policies.
 	OperatorNamespace string
+	// Cache is the manager's cache: workloads are read from it as it keeps them.
+	Cache *WorkloadCache
 }
 
 // +kubebuilder:rbac:groups="",resources=pods;replicationcontrollers;configmaps;services;namespaces,verbs=get;list;watch
@@ -209,7 +218,7 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	prev := r.Store.Set(entry, r.State.Now())
 	if res.Verdict == residency.Violation && (prev == nil || !sameViolations(prev.Result, res)) {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "ResidencyViolation", "Evaluate", "%s", violationSummary(res))
+		r.Recorder.Eventf(obj.Object(), nil, corev1.EventTypeWarning, "ResidencyViolation", "Evaluate", "%s", violationSummary(res))
 	}
 	log.FromContext(ctx).V(1).Info("evaluated", "workload", key.String(), "verdict", res.Verdict, "findings", len(res.Findings))
 	// Requeue at the next legal transition, or when an observed name expires.
@@ -221,10 +230,11 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 }
 
 // get returns the cached workload: the informer's own object, read-only (the
-// engine never writes to what it evaluates), not a deep copy.
-func (r *WorkloadReconciler) get(ctx context.Context, key types.NamespacedName) (client.Object, bool, error) {
-	obj := r.Kind.New()
-	if err := r.Get(ctx, key, obj, client.UnsafeDisableDeepCopy); err != nil {
+// engine never writes to what it evaluates), not a copy.
+func (r *WorkloadReconciler) get(ctx context.Context, key types.NamespacedName) (*residency.Cached, bool, error) {
+	k, _ := residency.LookupWorkloadKind(r.Kind.Kind)
+	obj, err := r.Cache.GetCached(ctx, k, key)
+	if err != nil {
 		return nil, false, client.IgnoreNotFound(err)
 	}
 	return obj, true, nil
