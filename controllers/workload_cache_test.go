@@ -79,7 +79,7 @@ func TestWorkloadCacheServesTypedReads(t *testing.T) {
 	select {
 	case obj := <-handled:
 		cached, ok := obj.(*residency.Cached)
-		if !ok || cached.Name != "shop" || cached.Annotations["note"] != "" || cached.Workload.PodSpec == nil {
+		if !ok || cached.Name != "shop" || cached.GetAnnotations()["note"] != "" || cached.Workload().PodSpec == nil {
 			t.Errorf("handler got %T %+v", obj, obj)
 		}
 	case <-time.After(10 * time.Second):

@@ -1,6 +1,8 @@
 package residency
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -9,24 +11,91 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
 // Cached is a workload as the controllers' informer cache keeps it: the
-// object's metadata (no managed fields, only the dataresidency.io/
-// annotations) and the engine's Workload. A typed object costs its Go struct
-// before any content (1.2 KB for a Deployment, most of it an empty pod spec);
-// this keeps only what evaluation reads. Narrow builds it as an object enters
-// the cache; Into gives readers of the typed kinds their typed object back.
+// object's metadata (no managed fields) and what WorkloadOf reads of it,
+// packed. A typed object costs its Go struct before any content (1.2 KB for
+// a Deployment, most of it an empty pod spec), every Go map at least 300
+// bytes, and the engine's Workload and PodSpec structs another 500: the
+// labels, dataresidency.io/ annotations and pod selector are kept as Pairs,
+// the engine's part of the pod spec as its JSON. Narrow builds it as an
+// object enters the cache; WorkloadOf decodes a Workload of its own from it
+// (microseconds, once per evaluation); Into gives readers of the typed kinds
+// their typed object back.
 type Cached struct {
 	// TypeMeta is named, not embedded (GetObjectKind serves it): a type
 	// embedding both TypeMeta and ObjectMeta is a CRD to controller-gen.
-	TypeMeta          metav1.TypeMeta `json:",inline"`
+	TypeMeta metav1.TypeMeta `json:",inline"`
+	// ObjectMeta's Labels and Annotations are nil: GetLabels and
+	// GetAnnotations (only the dataresidency.io/ ones) read kv.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
-	// Workload is what WorkloadOf read of the object, shared by every
-	// reader: read-only. Never serialised: the cache holds it in memory only.
-	Workload *Workload `json:"-"`
 	// Pod is what observed egress reads of a Pod's status (nil for other kinds).
 	Pod *CachedPodStatus `json:"-"`
+
+	// kv holds, one after another, the Pairs of the labels, the
+	// dataresidency.io/ annotations, the pod template's annotations and the
+	// pod selector's matchLabels (the pair* sets); ends[i] is where set i
+	// ends. A selector equal to the labels takes no room (selectorIsLabels).
+	kv               []string
+	ends             [pairSets]uint32
+	selectorIsLabels bool
+	// hasSelector is false when nothing selects the pods; podSelExprs are
+	// the selector's expressions.
+	hasSelector bool
+	podSelExprs []metav1.LabelSelectorRequirement
+	// podSpec is the JSON of the engine's PodSpec (nil: the object has none).
+	podSpec []byte
+}
+
+// The sets of Pairs a Cached keeps in kv, in order.
+const (
+	pairLabels = iota
+	pairAnnotations
+	pairTemplateAnnotations
+	pairSelector
+	pairSets
+)
+
+// pairs returns one set of kv (read-only).
+func (c *Cached) pairs(set int) Pairs {
+	if set == pairSelector && c.selectorIsLabels {
+		set = pairLabels
+	}
+	start := uint32(0)
+	if set > 0 {
+		start = c.ends[set-1]
+	}
+	if start == c.ends[set] {
+		return nil
+	}
+	return Pairs(c.kv[start:c.ends[set]:c.ends[set]])
+}
+
+// setPairs packs the sets into kv, in one allocation.
+func (c *Cached) setPairs(sets [pairSets]Pairs) {
+	c.selectorIsLabels = sets[pairSelector] != nil && sets[pairSelector].Equal(sets[pairLabels])
+	if c.selectorIsLabels {
+		sets[pairSelector] = nil
+	}
+	n := 0
+	for _, p := range sets {
+		n += len(p)
+	}
+	c.kv = make([]string, 0, n)
+	for i, p := range sets {
+		c.kv = append(c.kv, p...)
+		c.ends[i] = uint32(len(c.kv))
+	}
+}
+
+func (c *Cached) sets() [pairSets]Pairs {
+	var out [pairSets]Pairs
+	for i := range out {
+		out[i] = c.pairs(i)
+	}
+	return out
 }
 
 // CachedPodStatus is the part of a Pod's status that attributes its
@@ -40,17 +109,87 @@ type CachedPodStatus struct {
 // GetObjectKind returns the object's kind (runtime.Object).
 func (c *Cached) GetObjectKind() schema.ObjectKind { return &c.TypeMeta }
 
-// DeepCopyObject copies the metadata; Workload and Pod are shared (read-only).
+// GetLabels returns a copy of the object's labels.
+func (c *Cached) GetLabels() map[string]string { return c.pairs(pairLabels).Map() }
+
+// SetLabels sets the object's labels.
+func (c *Cached) SetLabels(m map[string]string) {
+	sets := c.sets()
+	sets[pairLabels] = PairsOf(m, false)
+	c.setPairs(sets)
+}
+
+// LabelSet returns the object's labels as the cache keeps them (read-only),
+// for selectors to match without a copy.
+func (c *Cached) LabelSet() Pairs { return c.pairs(pairLabels) }
+
+// GetAnnotations returns a copy of the object's dataresidency.io/ annotations,
+// the only ones the cache keeps.
+func (c *Cached) GetAnnotations() map[string]string { return c.pairs(pairAnnotations).Map() }
+
+// SetAnnotations sets the object's annotations.
+func (c *Cached) SetAnnotations(m map[string]string) {
+	sets := c.sets()
+	sets[pairAnnotations] = PairsOf(m, true)
+	c.setPairs(sets)
+}
+
+// DeepCopyObject copies the metadata; what evaluation reads is shared
+// (read-only: the Set methods replace it, never change it).
 func (c *Cached) DeepCopyObject() runtime.Object {
-	out := &Cached{TypeMeta: c.TypeMeta, Workload: c.Workload, Pod: c.Pod}
+	out := *c
 	c.DeepCopyInto(&out.ObjectMeta)
-	return out
+	return &out
+}
+
+// Workload returns what WorkloadOf read of the object, in a Workload of its
+// own, its pod spec decoded anew.
+func (c *Cached) Workload() *Workload {
+	w := &Workload{
+		Ref:                 ResourceRef{APIVersion: c.TypeMeta.APIVersion, Kind: c.TypeMeta.Kind, Namespace: c.Namespace, Name: c.Name},
+		Labels:              c.pairs(pairLabels).Map(),
+		Annotations:         c.pairs(pairAnnotations).Map(),
+		TemplateAnnotations: c.pairs(pairTemplateAnnotations).Map(),
+		PodSelector:         c.podSelector(),
+		Context:             PodContext{Namespace: c.Namespace},
+		PodSpec:             c.decodePodSpec(),
+	}
+	return w
+}
+
+func (c *Cached) decodePodSpec() *PodSpec {
+	if c.podSpec == nil {
+		return nil
+	}
+	var spec PodSpec
+	if err := utiljson.Unmarshal(c.podSpec, &spec); err != nil {
+		// Narrow encoded it: only a bug gets here.
+		panic(fmt.Sprintf("decoding the cached pod spec of %s %s/%s: %v", c.TypeMeta.Kind, c.Namespace, c.Name, err))
+	}
+	return &spec
+}
+
+// ReferencedConfigMaps is ReferencedConfigMaps of the object's pod spec,
+// without decoding one whose JSON has no "configMap... key (most): the
+// cache's ConfigMap index asks it of every workload.
+func (c *Cached) ReferencedConfigMaps() []string {
+	if !bytes.Contains(c.podSpec, []byte(`"configMap`)) {
+		return nil
+	}
+	return ReferencedConfigMaps(c.decodePodSpec())
+}
+
+func (c *Cached) podSelector() *metav1.LabelSelector {
+	if !c.hasSelector {
+		return nil
+	}
+	return &metav1.LabelSelector{MatchLabels: c.pairs(pairSelector).Map(), MatchExpressions: c.podSelExprs}
 }
 
 // Narrow reduces a typed workload object to its Cached form (an object
 // already narrowed is returned as it is: client-go transforms the objects of
 // an initial list twice). The second result is false for any other object.
-// The Cached shares strings, env slices and maps with obj.
+// The Cached shares strings with obj.
 func Narrow(obj runtime.Object) (*Cached, bool) {
 	if c, ok := obj.(*Cached); ok {
 		return c, true
@@ -60,8 +199,26 @@ func Narrow(obj runtime.Object) (*Cached, bool) {
 		return nil, false
 	}
 	meta, _, _, _ := workloadParts(obj)
-	c := &Cached{TypeMeta: metav1.TypeMeta{APIVersion: w.Ref.APIVersion, Kind: w.Ref.Kind}, ObjectMeta: *meta, Workload: w}
-	c.ManagedFields, c.Annotations = nil, w.Annotations
+	c := &Cached{TypeMeta: metav1.TypeMeta{APIVersion: w.Ref.APIVersion, Kind: w.Ref.Kind}, ObjectMeta: *meta}
+	c.ManagedFields, c.Labels, c.Annotations = nil, nil, nil
+	// Thousands of objects share a namespace: one copy of its name.
+	c.Namespace = Intern(c.Namespace)
+	var sets [pairSets]Pairs
+	sets[pairLabels] = PairsOf(w.Labels, false)
+	sets[pairAnnotations] = PairsOf(w.Annotations, true)
+	sets[pairTemplateAnnotations] = PairsOf(w.TemplateAnnotations, true)
+	if sel := w.PodSelector; sel != nil {
+		c.hasSelector, c.podSelExprs = true, sel.MatchExpressions
+		sets[pairSelector] = PairsOf(sel.MatchLabels, false)
+	}
+	c.setPairs(sets)
+	if w.PodSpec != nil {
+		raw, err := json.Marshal(w.PodSpec)
+		if err != nil {
+			panic(fmt.Sprintf("encoding the pod spec of %s %s/%s: %v", c.TypeMeta.Kind, c.Namespace, c.Name, err))
+		}
+		c.podSpec = raw
+	}
 	if p, ok := obj.(*corev1.Pod); ok {
 		c.Pod = &CachedPodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP, PodIPs: p.Status.PodIPs}
 	}
@@ -71,20 +228,20 @@ func Narrow(obj runtime.Object) (*Cached, bool) {
 // Into sets obj, a typed object of the same kind, to the typed object c
 // stands for: its metadata and exactly what WorkloadOf reads (pod template
 // annotations, the engine's part of the pod spec, the pod selector; a Pod's
-// addresses and phase). WorkloadOf(obj) then equals c.Workload.
+// addresses and phase). WorkloadOf(obj) then equals c.Workload().
 func (c *Cached) Into(obj runtime.Object) error {
 	if kindOf(obj) != c.TypeMeta.Kind {
 		return fmt.Errorf("cannot read a cached %s into %T", c.TypeMeta.Kind, obj)
 	}
-	w := c.Workload
 	var spec corev1.PodSpec
-	if w.PodSpec != nil {
-		spec = w.PodSpec.Core()
+	if ps := c.decodePodSpec(); ps != nil {
+		spec = ps.Core()
 	}
 	meta := c.ObjectMeta
+	meta.Labels, meta.Annotations = c.GetLabels(), c.GetAnnotations()
 	tm := c.TypeMeta
-	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: w.TemplateAnnotations}, Spec: spec}
-	sel := w.PodSelector
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: c.pairs(pairTemplateAnnotations).Map()}, Spec: spec}
+	sel := c.podSelector()
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		*o = corev1.Pod{TypeMeta: tm, ObjectMeta: meta, Spec: spec}

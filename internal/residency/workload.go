@@ -248,8 +248,7 @@ func DecodeWorkload(apiVersion, kind string, raw []byte) (DecodedWorkload, error
 // The Workload shares env slices and annotation maps with obj: treat them as read-only.
 func WorkloadOf(obj runtime.Object) (*Workload, bool) {
 	if c, ok := obj.(*Cached); ok {
-		w := *c.Workload
-		return &w, true
+		return c.Workload(), true
 	}
 	meta, template, spec, ok := workloadParts(obj)
 	if !ok {
