@@ -23,6 +23,7 @@ import (
 
 	"github.com/dataresidency/operator/internal/findings"
 	"github.com/dataresidency/operator/internal/report"
+	"github.com/dataresidency/operator/internal/residency"
 	"github.com/dataresidency/operator/internal/state"
 )
 
@@ -54,6 +55,8 @@ type ReportReconciler struct {
 	pending map[string]pendingChanges
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
+	// Cache, when set, is the manager's cache: workloads are read as it keeps them.
+	Cache *WorkloadCache
 	// reports reads the metadata of the Reports this operator manages, from
 	// the cache SetupWithManager creates for them alone.
 	reports client.Reader
@@ -274,6 +277,15 @@ func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, e
 // inNamespace returns the cached objects of a kind in a namespace (the
 // cache's own: read-only).
 func (r *ReportReconciler) inNamespace(ctx context.Context, k WorkloadKind, ns string) ([]client.Object, error) {
+	if r.Cache != nil {
+		wk, _ := residency.LookupWorkloadKind(k.Kind)
+		items, err := r.Cache.ListCached(ctx, wk, client.InNamespace(ns))
+		out := make([]client.Object, len(items))
+		for i, c := range items {
+			out[i] = c
+		}
+		return out, err
+	}
 	var out []client.Object
 	list := k.NewList()
 	if err := r.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {

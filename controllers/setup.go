@@ -221,7 +221,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Controllers, e
 		if err := c.Egress.SetupWithManager(ctx, mgr); err != nil {
 			return nil, err
 		}
-		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: toReports, Workers: workers, Batch: batch}
+		c.Reports = &ReportReconciler{Client: mgr.GetClient(), State: st, Store: store, Owners: owners, MaxResults: opts.MaxReportResults, Changes: toReports, Workers: workers, Batch: batch, Cache: wc}
 		c.ReportsGate = &ReportsGate{mgr: mgr, reports: c.Reports, store: store, changes: toReports, on: &reportsOn, every: opts.ReportsCRDCheck}
 		if err := mgr.Add(c.ReportsGate); err != nil {
 			return nil, err

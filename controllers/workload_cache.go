@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
@@ -59,6 +59,7 @@ func narrowWorkload(obj any) (any, error) {
 // served from their Cached form.
 type WorkloadCache struct {
 	ctrlcache.Cache
+	indexers sync.Map // kind → toolscache.Indexer
 }
 
 // workloadIndexPrefix names the workload informers' field indexes, which
@@ -81,7 +82,7 @@ func (c *WorkloadCache) Get(ctx context.Context, key client.ObjectKey, obj clien
 // GetCached returns a workload as the cache keeps it (read-only): what the
 // reconcilers evaluate, without a typed copy rebuilt and narrowed again.
 func (c *WorkloadCache) GetCached(ctx context.Context, k residency.WorkloadKind, key client.ObjectKey) (*residency.Cached, error) {
-	idx, err := c.indexer(ctx, k.New().(client.Object))
+	idx, err := c.indexer(ctx, k)
 	if err != nil {
 		return nil, err
 	}
@@ -106,21 +107,36 @@ func (c *WorkloadCache) List(ctx context.Context, list client.ObjectList, opts .
 	if !ok {
 		return c.Cache.List(ctx, list, opts...)
 	}
+	items, err := c.ListCached(ctx, k, opts...)
+	if err != nil {
+		return err
+	}
+	out := make([]runtime.Object, len(items))
+	for i, cached := range items {
+		out[i] = cached.Object()
+	}
+	return meta.SetList(list, out)
+}
+
+// ListCached lists a workload kind as the cache keeps it (read-only), with
+// List's options: what a caller that needs names, UIDs or the engine's
+// Workload reads without a typed copy of each object.
+func (c *WorkloadCache) ListCached(ctx context.Context, k residency.WorkloadKind, opts ...client.ListOption) ([]*residency.Cached, error) {
 	lo := client.ListOptions{}
 	lo.ApplyOptions(opts)
 	if lo.Continue != "" {
-		return fmt.Errorf("continue list option is not supported by the cache")
+		return nil, fmt.Errorf("continue list option is not supported by the cache")
 	}
-	idx, err := c.indexer(ctx, k.New().(client.Object))
+	idx, err := c.indexer(ctx, k)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var items []any
 	switch {
 	case lo.FieldSelector != nil:
 		reqs := lo.FieldSelector.Requirements()
 		if len(reqs) != 1 || (reqs[0].Operator != selection.Equals && reqs[0].Operator != selection.DoubleEquals) {
-			return fmt.Errorf("listing %s from the cache: only one exact field match is supported, not %q", k.Kind, lo.FieldSelector)
+			return nil, fmt.Errorf("listing %s from the cache: only one exact field match is supported, not %q", k.Kind, lo.FieldSelector)
 		}
 		items, err = idx.ByIndex(workloadIndexPrefix+reqs[0].Field, indexKey(lo.Namespace, reqs[0].Value))
 	case lo.Namespace != "":
@@ -129,30 +145,30 @@ func (c *WorkloadCache) List(ctx context.Context, list client.ObjectList, opts .
 		items = idx.List()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := make([]runtime.Object, 0, len(items))
+	out := make([]*residency.Cached, 0, len(items))
 	for _, item := range items {
 		if lo.Limit > 0 && int64(len(out)) >= lo.Limit {
 			break
 		}
 		cached, ok := item.(*residency.Cached)
 		if !ok {
-			return fmt.Errorf("the %s cache holds %T", k.Kind, item)
+			return nil, fmt.Errorf("the %s cache holds %T", k.Kind, item)
 		}
-		if lo.LabelSelector != nil && !lo.LabelSelector.Matches(labels.Set(cached.Labels)) {
+		if lo.LabelSelector != nil && !lo.LabelSelector.Matches(cached.LabelSet()) {
 			continue
 		}
-		out = append(out, cached.Object())
+		out = append(out, cached)
 	}
-	return meta.SetList(list, out)
+	return out, nil
 }
 
 // EachWorkload calls fn with every cached object of a workload kind, as the
 // cache keeps it (read-only), until fn returns false: a walk over every
 // workload without a typed copy of each.
 func (c *WorkloadCache) EachWorkload(ctx context.Context, kind residency.WorkloadKind, fn func(*residency.Cached) bool) error {
-	idx, err := c.indexer(ctx, kind.New().(client.Object))
+	idx, err := c.indexer(ctx, kind)
 	if err != nil {
 		return err
 	}
@@ -196,8 +212,13 @@ func indexKey(namespace, value string) string {
 	return namespace + "/" + value
 }
 
-// indexer returns the store of obj's kind.
-func (c *WorkloadCache) indexer(ctx context.Context, obj client.Object) (toolscache.Indexer, error) {
+// indexer returns the store of a workload kind, looked up once: a reconcile
+// reads it without allocating a typed object to name the kind.
+func (c *WorkloadCache) indexer(ctx context.Context, k residency.WorkloadKind) (toolscache.Indexer, error) {
+	if idx, ok := c.indexers.Load(k.Kind); ok {
+		return idx.(toolscache.Indexer), nil
+	}
+	obj := k.New().(client.Object)
 	inf, err := c.GetInformer(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -206,5 +227,7 @@ func (c *WorkloadCache) indexer(ctx context.Context, obj client.Object) (toolsca
 	if !ok {
 		return nil, fmt.Errorf("the informer of %T is a %T", obj, inf)
 	}
-	return sii.GetIndexer(), nil
+	idx := sii.GetIndexer()
+	c.indexers.Store(k.Kind, idx)
+	return idx, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -70,6 +69,9 @@ func WorkloadController(o client.Object) []string {
 
 // WorkloadConfigMaps is the index function behind IndexWorkloadConfigMaps.
 func WorkloadConfigMaps(o client.Object) []string {
+	if c, ok := o.(*residency.Cached); ok {
+		return c.ReferencedConfigMaps()
+	}
 	w, ok := residency.WorkloadOf(o)
 	if !ok || w.PodSpec == nil {
 		return nil
@@ -154,6 +156,8 @@ type WorkloadReconciler struct {
 	OperatorNamespace string
 	// Cache is the manager's cache: workloads are read from it as it keeps them.
 	Cache *WorkloadCache
+
+	transitions catalogTransitions
 }
 
 // +kubebuilder:rbac:groups="",resources=pods;replicationcontrollers;configmaps;services;namespaces,verbs=get;list;watch
@@ -221,12 +225,10 @@ func (r *WorkloadReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		r.Recorder.Eventf(obj.Object(), nil, corev1.EventTypeWarning, "ResidencyViolation", "Evaluate", "%s", violationSummary(res))
 	}
 	log.FromContext(ctx).V(1).Info("evaluated", "workload", key.String(), "verdict", res.Verdict, "findings", len(res.Findings))
-	// Requeue at the next legal transition, or when an observed name expires.
-	next := snap.NextTransition()
-	if !observedUntil.IsZero() && (next.IsZero() || observedUntil.Before(next)) {
-		next = observedUntil
-	}
-	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), next)}, nil
+	// Evaluated again at the catalog's next transition (with every workload
+	// of the kind), or when one of its observed names expires.
+	r.transitions.arm(r.State.Now(), snap.NextTransition())
+	return ctrl.Result{RequeueAfter: state.RequeueAt(r.State.Now(), observedUntil)}, nil
 }
 
 // get returns the cached workload: the informer's own object, read-only (the
@@ -391,22 +393,22 @@ func (r *WorkloadReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.all(ctx, client.InNamespace(o.GetNamespace()))
 		}), builder.WithPredicates(externalNameChanged{})).
+		WatchesRawSource(r.transitions.source(func(ctx context.Context) []reconcile.Request { return r.all(ctx) })).
 		Named("workload-" + strings.ToLower(kind)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 
-// all lists this kind's objects from the cache.
+// all lists this kind's objects from the cache, as it keeps them.
 func (r *WorkloadReconciler) all(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
-	list := r.Kind.NewList()
-	if err := r.List(ctx, list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+	k, _ := residency.LookupWorkloadKind(r.Kind.Kind)
+	items, err := r.Cache.ListCached(ctx, k, opts...)
+	if err != nil {
 		return nil
 	}
-	items, _ := meta.ExtractList(list)
-	out := make([]reconcile.Request, 0, len(items))
-	for _, it := range items {
-		o := it.(client.Object)
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}})
+	out := make([]reconcile.Request, len(items))
+	for i, o := range items {
+		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.Namespace, Name: o.Name}}
 	}
 	return out
 }
