@@ -52,8 +52,8 @@ func TestCacheTransformKeepsWhatEvaluationNeeds(t *testing.T) {
 	d := realisticDeployment(1)
 	obj, _ := narrowWorkload(d)
 	c := obj.(*residency.Cached)
-	if c.ManagedFields != nil || c.GetAnnotations()["kubectl.kubernetes.io/last-applied-configuration"] != "" {
-		t.Errorf("managedFields or last-applied kept: %+v", c.ObjectMeta)
+	if c.GetManagedFields() != nil || c.GetAnnotations()["kubectl.kubernetes.io/last-applied-configuration"] != "" {
+		t.Errorf("managedFields or last-applied kept: %+v", c)
 	}
 	if c.GetAnnotations()["dataresidency.io/subprocessors"] == "" || len(c.Workload().PodSpec.Containers[0].Env) != 3 || c.GetLabels()["tier"] != "backend" {
 		t.Errorf("declarations, labels or env dropped: %+v", c)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
@@ -25,14 +26,24 @@ import (
 // (microseconds, once per evaluation); Into gives readers of the typed kinds
 // their typed object back.
 type Cached struct {
-	// TypeMeta is named, not embedded (GetObjectKind serves it): a type
-	// embedding both TypeMeta and ObjectMeta is a CRD to controller-gen.
-	TypeMeta metav1.TypeMeta `json:",inline"`
-	// ObjectMeta's Labels and Annotations are nil: GetLabels and
-	// GetAnnotations (only the dataresidency.io/ ones) read kv.
-	metav1.ObjectMeta `json:"metadata,omitempty"`
+	// TypeMeta is named, not embedded (GetObjectKind serves it).
+	TypeMeta metav1.TypeMeta
+
+	// The object's metadata that readers of the cache use (metav1.Object);
+	// generateName, finalizers, managed fields and the deletion grace period
+	// are not kept: their getters return nothing, their setters do nothing.
+	// The labels and dataresidency.io/ annotations are in kv.
+	Name              string
+	Namespace         string
+	UID               types.UID
+	ResourceVersion   string
+	Generation        int64
+	CreationTimestamp metav1.Time
+	DeletionTimestamp *metav1.Time
+	OwnerReferences   []metav1.OwnerReference
+
 	// Pod is what observed egress reads of a Pod's status (nil for other kinds).
-	Pod *CachedPodStatus `json:"-"`
+	Pod *CachedPodStatus
 
 	// kv holds, one after another, the Pairs of the labels, the
 	// dataresidency.io/ annotations, the pod template's annotations and the
@@ -42,9 +53,9 @@ type Cached struct {
 	ends             [pairSets]uint32
 	selectorIsLabels bool
 	// hasSelector is false when nothing selects the pods; podSelExprs are
-	// the selector's expressions.
+	// the selector's expressions (nil: none, most).
 	hasSelector bool
-	podSelExprs []metav1.LabelSelectorRequirement
+	podSelExprs *[]metav1.LabelSelectorRequirement
 	// podSpec is the JSON of the engine's PodSpec (nil: the object has none).
 	podSpec []byte
 }
@@ -138,8 +149,50 @@ func (c *Cached) SetAnnotations(m map[string]string) {
 // (read-only: the Set methods replace it, never change it).
 func (c *Cached) DeepCopyObject() runtime.Object {
 	out := *c
-	c.DeepCopyInto(&out.ObjectMeta)
+	out.CreationTimestamp = *c.CreationTimestamp.DeepCopy()
+	out.DeletionTimestamp = c.DeletionTimestamp.DeepCopy()
+	if c.OwnerReferences != nil {
+		out.OwnerReferences = make([]metav1.OwnerReference, len(c.OwnerReferences))
+		for i := range c.OwnerReferences {
+			c.OwnerReferences[i].DeepCopyInto(&out.OwnerReferences[i])
+		}
+	}
 	return &out
+}
+
+// The metadata of metav1.Object.
+func (c *Cached) GetNamespace() string                            { return c.Namespace }
+func (c *Cached) SetNamespace(ns string)                          { c.Namespace = ns }
+func (c *Cached) GetName() string                                 { return c.Name }
+func (c *Cached) SetName(name string)                             { c.Name = name }
+func (c *Cached) GetUID() types.UID                               { return c.UID }
+func (c *Cached) SetUID(uid types.UID)                            { c.UID = uid }
+func (c *Cached) GetResourceVersion() string                      { return c.ResourceVersion }
+func (c *Cached) SetResourceVersion(v string)                     { c.ResourceVersion = v }
+func (c *Cached) GetGeneration() int64                            { return c.Generation }
+func (c *Cached) SetGeneration(g int64)                           { c.Generation = g }
+func (c *Cached) GetCreationTimestamp() metav1.Time               { return c.CreationTimestamp }
+func (c *Cached) SetCreationTimestamp(t metav1.Time)              { c.CreationTimestamp = t }
+func (c *Cached) GetDeletionTimestamp() *metav1.Time              { return c.DeletionTimestamp }
+func (c *Cached) SetDeletionTimestamp(t *metav1.Time)             { c.DeletionTimestamp = t }
+func (c *Cached) GetOwnerReferences() []metav1.OwnerReference     { return c.OwnerReferences }
+func (c *Cached) SetOwnerReferences(refs []metav1.OwnerReference) { c.OwnerReferences = refs }
+func (c *Cached) GetGenerateName() string                         { return "" }
+func (c *Cached) SetGenerateName(string)                          {}
+func (c *Cached) GetSelfLink() string                             { return "" }
+func (c *Cached) SetSelfLink(string)                              {}
+func (c *Cached) GetDeletionGracePeriodSeconds() *int64           { return nil }
+func (c *Cached) SetDeletionGracePeriodSeconds(*int64)            {}
+func (c *Cached) GetFinalizers() []string                         { return nil }
+func (c *Cached) SetFinalizers([]string)                          {}
+func (c *Cached) GetManagedFields() []metav1.ManagedFieldsEntry   { return nil }
+func (c *Cached) SetManagedFields([]metav1.ManagedFieldsEntry)    {}
+
+// objectMeta is the metadata of the typed object c stands for.
+func (c *Cached) objectMeta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace, UID: c.UID, ResourceVersion: c.ResourceVersion,
+		Generation: c.Generation, CreationTimestamp: c.CreationTimestamp, DeletionTimestamp: c.DeletionTimestamp,
+		OwnerReferences: c.OwnerReferences, Labels: c.GetLabels(), Annotations: c.GetAnnotations()}
 }
 
 // Workload returns what WorkloadOf read of the object, in a Workload of its
@@ -183,7 +236,11 @@ func (c *Cached) podSelector() *metav1.LabelSelector {
 	if !c.hasSelector {
 		return nil
 	}
-	return &metav1.LabelSelector{MatchLabels: c.pairs(pairSelector).Map(), MatchExpressions: c.podSelExprs}
+	sel := &metav1.LabelSelector{MatchLabels: c.pairs(pairSelector).Map()}
+	if c.podSelExprs != nil {
+		sel.MatchExpressions = *c.podSelExprs
+	}
+	return sel
 }
 
 // Narrow reduces a typed workload object to its Cached form (an object
@@ -199,16 +256,21 @@ func Narrow(obj runtime.Object) (*Cached, bool) {
 		return nil, false
 	}
 	meta, _, _, _ := workloadParts(obj)
-	c := &Cached{TypeMeta: metav1.TypeMeta{APIVersion: w.Ref.APIVersion, Kind: w.Ref.Kind}, ObjectMeta: *meta}
-	c.ManagedFields, c.Labels, c.Annotations = nil, nil, nil
-	// Thousands of objects share a namespace: one copy of its name.
-	c.Namespace = Intern(c.Namespace)
+	c := &Cached{TypeMeta: metav1.TypeMeta{APIVersion: w.Ref.APIVersion, Kind: w.Ref.Kind},
+		// Thousands of objects share a namespace: one copy of its name.
+		Name: meta.Name, Namespace: Intern(meta.Namespace), UID: meta.UID, ResourceVersion: meta.ResourceVersion,
+		Generation: meta.Generation, CreationTimestamp: meta.CreationTimestamp, DeletionTimestamp: meta.DeletionTimestamp,
+		OwnerReferences: meta.OwnerReferences}
 	var sets [pairSets]Pairs
 	sets[pairLabels] = PairsOf(w.Labels, false)
 	sets[pairAnnotations] = PairsOf(w.Annotations, true)
 	sets[pairTemplateAnnotations] = PairsOf(w.TemplateAnnotations, true)
 	if sel := w.PodSelector; sel != nil {
-		c.hasSelector, c.podSelExprs = true, sel.MatchExpressions
+		c.hasSelector = true
+		if len(sel.MatchExpressions) > 0 {
+			exprs := sel.MatchExpressions // not &sel.…: that would keep sel's map
+			c.podSelExprs = &exprs
+		}
 		sets[pairSelector] = PairsOf(sel.MatchLabels, false)
 	}
 	c.setPairs(sets)
@@ -237,8 +299,7 @@ func (c *Cached) Into(obj runtime.Object) error {
 	if ps := c.decodePodSpec(); ps != nil {
 		spec = ps.Core()
 	}
-	meta := c.ObjectMeta
-	meta.Labels, meta.Annotations = c.GetLabels(), c.GetAnnotations()
+	meta := c.objectMeta()
 	tm := c.TypeMeta
 	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: c.pairs(pairTemplateAnnotations).Map()}, Spec: spec}
 	sel := c.podSelector()

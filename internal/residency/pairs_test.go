@@ -98,15 +98,25 @@ func TestNarrowKeepsTheWorkload(t *testing.T) {
 			readsConfigMaps++
 		}
 		back := c.Object()
+		if bm := back.(metav1.Object); bm.GetUID() != meta.UID || bm.GetResourceVersion() != meta.ResourceVersion || !reflect.DeepEqual(bm.GetLabels(), meta.Labels) ||
+			!reflect.DeepEqual(bm.GetOwnerReferences(), meta.OwnerReferences) || bm.GetAnnotations()[AnnotationSubprocessors] != "brevo" {
+			t.Errorf("%s: typed from the cache, metadata %+v", kind, bm)
+		}
 		if got, _ := WorkloadOf(back); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: typed from the cache %+v\nwant %+v", kind, got, want)
 		}
 		if !reflect.DeepEqual(c.GetLabels(), meta.Labels) || !reflect.DeepEqual(c.GetAnnotations(), map[string]string{AnnotationSubprocessors: "brevo"}) ||
-			c.UID != meta.UID || c.Namespace != meta.Namespace || len(c.OwnerReferences) != 1 || c.Labels != nil || c.Annotations != nil {
-			t.Errorf("%s: metadata %+v labels %v annotations %v", kind, c.ObjectMeta, c.GetLabels(), c.GetAnnotations())
+			c.UID != meta.UID || c.Namespace != meta.Namespace || c.Name != meta.Name || c.ResourceVersion != meta.ResourceVersion || !reflect.DeepEqual(c.OwnerReferences, meta.OwnerReferences) {
+			t.Errorf("%s: metadata %+v labels %v annotations %v", kind, c, c.GetLabels(), c.GetAnnotations())
 		}
-		if cp := c.DeepCopyObject().(*Cached); !reflect.DeepEqual(cp.Workload(), want) || !reflect.DeepEqual(cp.GetLabels(), meta.Labels) {
+		cp := c.DeepCopyObject().(*Cached)
+		if !reflect.DeepEqual(cp.Workload(), want) || !reflect.DeepEqual(cp.GetLabels(), meta.Labels) {
 			t.Errorf("%s: a copy reads differently", kind)
+		}
+		cp.OwnerReferences[0].Name = "changed"
+		cp.SetLabels(map[string]string{"app": "changed"})
+		if c.OwnerReferences[0].Name != "x" || c.GetLabels()["app"] != "mailer" {
+			t.Errorf("%s: changing a copy changed the cached object", kind)
 		}
 	}
 	if readsConfigMaps != 1 {
