@@ -7,7 +7,6 @@ import (
 
 	openreports "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -55,7 +54,7 @@ type ReportReconciler struct {
 	pending map[string]pendingChanges
 	// Owners decides which objects are reported through their owner.
 	Owners *Owners
-	// Cache, when set, is the manager's cache: workloads are read as it keeps them.
+	// Cache is the manager's cache: workloads are read as it keeps them.
 	Cache *WorkloadCache
 	// reports reads the metadata of the Reports this operator manages, from
 	// the cache SetupWithManager creates for them alone.
@@ -277,28 +276,13 @@ func (r *ReportReconciler) allEvaluated(ctx context.Context, ns string) (bool, e
 // inNamespace returns the cached objects of a kind in a namespace (the
 // cache's own: read-only).
 func (r *ReportReconciler) inNamespace(ctx context.Context, k WorkloadKind, ns string) ([]client.Object, error) {
-	if r.Cache != nil {
-		wk, _ := residency.LookupWorkloadKind(k.Kind)
-		items, err := r.Cache.ListCached(ctx, wk, client.InNamespace(ns))
-		out := make([]client.Object, len(items))
-		for i, c := range items {
-			out[i] = c
-		}
-		return out, err
+	wk, _ := residency.LookupWorkloadKind(k.Kind)
+	items, err := r.Cache.ListCached(ctx, wk, client.InNamespace(ns))
+	out := make([]client.Object, len(items))
+	for i, c := range items {
+		out[i] = c
 	}
-	var out []client.Object
-	list := k.NewList()
-	if err := r.List(ctx, list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	items, err := meta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range items {
-		out = append(out, it.(client.Object))
-	}
-	return out, nil
+	return out, err
 }
 
 // SetupWithManager listens to the store's changes and to the Reports
